@@ -138,7 +138,10 @@ export class MemoryStorage implements Storage {
   compact(compactIndex: number): void {
     const offset = this.offset();
     if (compactIndex <= offset) throw new StorageError('compacted');
-    assert(compactIndex <= this.lastIndex(), `compact ${compactIndex} is beyond the last index ${this.lastIndex()}`);
+    assert(
+      compactIndex <= this.lastIndex(),
+      `compact ${compactIndex} is beyond the last index ${this.lastIndex()}`,
+    );
     const i = compactIndex - offset;
     const head: Entry = { term: this.ents[i]!.term, index: compactIndex, type: 'normal', data: EMPTY_BYTES };
     this.ents = [head, ...this.ents.slice(i + 1)];
@@ -152,7 +155,10 @@ export class MemoryStorage implements Storage {
     if (last < first) return; // everything is already compacted
     const toAdd = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const at = toAdd[0]!.index - this.offset();
-    assert(at <= this.ents.length, `missing log entry: last ${this.lastIndex()}, appending at ${toAdd[0]!.index}`);
+    assert(
+      at <= this.ents.length,
+      `missing log entry: last ${this.lastIndex()}, appending at ${toAdd[0]!.index}`,
+    );
     this.ents.length = at;
     for (const e of toAdd) this.ents.push(e);
   }
