@@ -430,7 +430,8 @@ class Reader extends BinaryReader {
     const k = this.pos - start;
     if (k > 5 || (k === 5 && this.input[this.pos - 1] > 0x0f)) throw new Error('length overflows 32 bits');
     if (n > end - this.pos) {
-      throw new Error(`length ${n} runs past the end of the enclosing message (${end - this.pos} bytes left)`);
+      const left = Math.max(0, end - this.pos);
+      throw new Error(`length ${n} runs past the end of the enclosing message (${plural(left, 'byte')} left)`);
     }
     return n;
   }
@@ -450,6 +451,10 @@ class Reader extends BinaryReader {
   }
 }
 
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
 function wantWireType(got: WireType, want: WireType): void {
   if (got !== want) {
     throw new Error(`wire type ${got} (${WIRE_TYPE_NAMES[got]}), expected ${want} (${WIRE_TYPE_NAMES[want]})`);
@@ -458,7 +463,7 @@ function wantWireType(got: WireType, want: WireType): void {
 
 /** After an embedded message's fields: the last one must not have run past its end. */
 function checkEnd(r: Reader, end: number): void {
-  if (r.pos > end) throw new Error(`runs ${r.pos - end} bytes past the end of the enclosing message`);
+  if (r.pos > end) throw new Error(`runs ${plural(r.pos - end, 'byte')} past the end of the enclosing message`);
 }
 
 /** The CodecError for a failure while reading `field` (0: a tag) of a `where` that started at byte `at`. */
@@ -571,7 +576,7 @@ function readIds(r: Reader, wt: WireType, end: number, into: NodeId[]): void {
     return;
   }
   wantWireType(wt, LEN); // packed
-  const stop = r.pos + r.length(end);
+  const stop = r.length(end) + r.pos; // length() first: it advances pos
   while (r.pos < stop) into.push(r.u64());
   if (r.pos !== stop) throw new Error('packed varints run past their length');
 }
@@ -636,7 +641,7 @@ function readSnapshotMetadataInto(r: Reader, end: number, p: SnapshotParts): voi
       switch (no) {
         case 1: {
           wantWireType(wt, LEN);
-          const stop = r.pos + r.length(end);
+          const stop = r.length(end) + r.pos; // length() first: it advances pos
           readConfStateInto(r, stop, p.voters, p.learners);
           break;
         }
@@ -674,7 +679,7 @@ function readSnapshotInto(r: Reader, end: number, p: SnapshotParts): void {
           break;
         case 2: {
           wantWireType(wt, LEN);
-          const stop = r.pos + r.length(end);
+          const stop = r.length(end) + r.pos; // length() first: it advances pos
           readSnapshotMetadataInto(r, stop, p);
           break;
         }
@@ -738,8 +743,11 @@ function isCampaignTransfer(context: Uint8Array): boolean {
   return true;
 }
 
+/** Message.type not (yet) seen. varNum() returns -1 for too large values, so this cannot collide. */
+const TYPE_ABSENT = -2;
+
 function readMessage(r: Reader, end: number): Message {
-  let typeNum = 0; // absent type field: protobuf default 0 (MsgHup), which is rejected below
+  let typeNum = TYPE_ABSENT;
   let to = 0n;
   let from = 0n;
   let term = 0;
@@ -787,7 +795,7 @@ function readMessage(r: Reader, end: number): Message {
           break;
         case 7: {
           wantWireType(wt, LEN);
-          const stop = r.pos + r.length(end);
+          const stop = r.length(end) + r.pos; // length() first: it advances pos
           entries.push(readEntry(r, stop));
           break;
         }
@@ -797,7 +805,7 @@ function readMessage(r: Reader, end: number): Message {
           break;
         case 9: {
           wantWireType(wt, LEN);
-          const stop = r.pos + r.length(end);
+          const stop = r.length(end) + r.pos; // length() first: it advances pos
           snapshot ??= newSnapshotParts();
           readSnapshotInto(r, stop, snapshot);
           break;
@@ -821,10 +829,14 @@ function readMessage(r: Reader, end: number): Message {
     }
     checkEnd(r, end);
   } catch (e) {
-    const name = typeNum >= 0 ? (ETCD_MESSAGE_TYPE_NAMES[typeNum] ?? String(typeNum)) : 'type?';
+    let where = 'Message';
+    if (typeNum >= 0) where = `Message(${ETCD_MESSAGE_TYPE_NAMES[typeNum] ?? typeNum})`;
+    else if (typeNum === -1) where = `Message(${r.big})`;
     const label = field === 7 ? `entries[${entries.length}]` : fieldLabel(MESSAGE_FIELDS, field);
-    throw fieldError(`Message(${name})`, field, label, at, e);
+    throw fieldError(where, field, label, at, e);
   }
+
+  if (typeNum === TYPE_ABSENT) typeNum = 0; // protobuf default: 0 (MsgHup), rejected below
 
   const type = MESSAGE_TYPES[typeNum];
   if (type === undefined) {

@@ -43,9 +43,6 @@ function drop(reason: DropReason): StepResult {
   return { ok: false, reason };
 }
 
-/** Distributive Omit, so that building one variant of the Message union type-checks. */
-type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from'> : never) : never;
-
 export class Raft {
   readonly id: NodeId;
   term = 0;
@@ -56,6 +53,8 @@ export class Raft {
 
   /** Every member of the configuration (voters and learners), keyed by ID. */
   readonly progress = new Map<NodeId, Progress>();
+  private members: readonly NodeId[] = [];
+  private voters: readonly NodeId[] = [];
   private readonly votes = new Map<NodeId, boolean>();
 
   /** Outputs waiting for the next Ready. */
@@ -70,6 +69,7 @@ export class Raft {
   /** Index of the newest conf change the leader may have in its log; no new one until it is applied. */
   pendingConfIndex = 0;
   private uncommittedSize = 0;
+  private appendsPending = false;
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -134,23 +134,27 @@ export class Raft {
     return pr !== undefined && !pr.isLearner;
   }
 
-  private voterIds(): NodeId[] {
-    const ids: NodeId[] = [];
-    for (const id of this.sortedIds()) if (!this.progress.get(id)!.isLearner) ids.push(id);
-    return ids;
+  private voterIds(): readonly NodeId[] {
+    return this.voters;
   }
 
-  /** IDs in ascending order, so that every loop over members is deterministic. */
-  private sortedIds(): NodeId[] {
-    return [...this.progress.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  /** Member IDs in ascending order, so that every loop over members is deterministic. */
+  private sortedIds(): readonly NodeId[] {
+    return this.members;
   }
 
   private quorum(): number {
-    return Math.floor(this.voterIds().length / 2) + 1;
+    return Math.floor(this.voters.length / 2) + 1;
   }
 
-  private send(m: Outgoing): void {
-    this.msgs.push({ ...m, from: this.id } as Message);
+  /** Recompute the cached member lists; call after every change to the configuration. */
+  private configurationChanged(): void {
+    this.members = [...this.progress.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.voters = this.members.filter((id) => !this.progress.get(id)!.isLearner);
+  }
+
+  private send(m: Message): void {
+    this.msgs.push(m);
   }
 
   // ---- Role transitions -------------------------------------------------------------------------
@@ -310,6 +314,7 @@ export class Raft {
       if (id === this.id) continue;
       this.send({
         type,
+        from: this.id,
         to: id,
         term,
         index: this.log.lastIndex(),
@@ -346,13 +351,13 @@ export class Raft {
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       // Reply in the term of the request: for a pre-vote our own term may be lower, and the
       // candidate must recognise the grant as belonging to its pre-election.
-      this.send({ type: respType, to: m.from, term: m.term, reject: false });
+      this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
       if (m.type === 'MsgVote') {
         this.electionElapsed = 0;
         this.vote = m.from;
       }
     } else {
-      this.send({ type: respType, to: m.from, term: this.term, reject: true });
+      this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
     }
   }
 
@@ -381,6 +386,7 @@ export class Raft {
         // check-quorum or pre-vote, a member whose term ran ahead can no longer depose it by voting.
         this.send({
           type: 'MsgAppResp',
+          from: this.id,
           to: m.from,
           term: this.term,
           index: 0,
@@ -389,7 +395,7 @@ export class Raft {
           logTerm: 0,
         });
       } else if (m.type === 'MsgPreVote') {
-        this.send({ type: 'MsgPreVoteResp', to: m.from, term: this.term, reject: true });
+        this.send({ type: 'MsgPreVoteResp', from: this.id, to: m.from, term: this.term, reject: true });
       }
       return OK;
     }
@@ -484,9 +490,18 @@ export class Raft {
     });
     this.uncommittedSize += size;
     this.log.append(stamped);
-    // Our own match advances only when the caller reports the entries durable (advance).
-    this.broadcastAppend();
+    // Our own match advances only when the caller reports the entries durable (advance). The
+    // append to followers waits for the next Ready, so that proposals arriving together travel
+    // in one message per follower.
+    this.appendsPending = true;
     return OK;
+  }
+
+  /** Send the appends that proposals since the last Ready made necessary. */
+  flushPendingAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.role === 'leader') this.broadcastAppend();
   }
 
   /** Forget the budget of entries that have been committed and handed out. */
@@ -523,7 +538,7 @@ export class Raft {
 
   private answerRead(from: NodeId, index: number, context: Uint8Array): void {
     if (from === this.id || from === NONE) this.readStates.push({ index, context });
-    else this.send({ type: 'MsgReadIndexResp', to: from, term: this.term, index, context });
+    else this.send({ type: 'MsgReadIndexResp', from: this.id, to: from, term: this.term, index, context });
   }
 
   private releasePendingReads(): void {
@@ -609,7 +624,7 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: NodeId): void {
-    this.send({ type: 'MsgTimeoutNow', to, term: this.term });
+    this.send({ type: 'MsgTimeoutNow', from: this.id, to, term: this.term });
   }
 
   reportUnreachable(id: NodeId): void {
@@ -640,7 +655,7 @@ export class Raft {
       const pr = this.progress.get(id)!;
       // Never tell a follower to commit past what it is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
-      this.send({ type: 'MsgHeartbeat', to: id, term: this.term, commit, context });
+      this.send({ type: 'MsgHeartbeat', from: this.id, to: id, term: this.term, commit, context });
     }
   }
 
@@ -666,6 +681,7 @@ export class Raft {
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({
       type: 'MsgApp',
+      from: this.id,
       to,
       term: this.term,
       index: prevIndex,
@@ -687,7 +703,7 @@ export class Raft {
       throw err;
     }
     assert(snapshot.metadata.index > 0, 'need a non-empty snapshot to catch up a follower');
-    this.send({ type: 'MsgSnap', to, term: this.term, snapshot });
+    this.send({ type: 'MsgSnap', from: this.id, to, term: this.term, snapshot });
     pr.becomeSnapshot(snapshot.metadata.index);
     return true;
   }
@@ -741,11 +757,11 @@ export class Raft {
     switch (m.type) {
       case 'MsgProp':
         if (this.lead === NONE) return drop('no-leader');
-        this.send({ type: 'MsgProp', to: this.lead, term: 0, entries: m.entries });
+        this.send({ type: 'MsgProp', from: this.id, to: this.lead, term: 0, entries: m.entries });
         return OK;
       case 'MsgReadIndex':
         if (this.lead === NONE) return drop('no-leader');
-        this.send({ type: 'MsgReadIndex', to: this.lead, term: 0, context: m.context });
+        this.send({ type: 'MsgReadIndex', from: this.id, to: this.lead, term: 0, context: m.context });
         return OK;
       case 'MsgTransferLeader':
         if (this.lead === NONE) return drop('no-leader');
@@ -782,6 +798,7 @@ export class Raft {
     if (m.index < this.log.committed) {
       this.send({
         type: 'MsgAppResp',
+        from: this.id,
         to: m.from,
         term: this.term,
         index: this.log.committed,
@@ -795,6 +812,7 @@ export class Raft {
     if (lastNew !== undefined) {
       this.send({
         type: 'MsgAppResp',
+        from: this.id,
         to: m.from,
         term: this.term,
         index: lastNew,
@@ -810,6 +828,7 @@ export class Raft {
     const hintTerm = this.log.term(hintIndex) ?? 0;
     this.send({
       type: 'MsgAppResp',
+      from: this.id,
       to: m.from,
       term: this.term,
       index: m.index,
@@ -821,13 +840,14 @@ export class Raft {
 
   private handleHeartbeat(m: MsgHeartbeat): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: 'MsgHeartbeatResp', to: m.from, term: this.term, context: m.context });
+    this.send({ type: 'MsgHeartbeatResp', from: this.id, to: m.from, term: this.term, context: m.context });
   }
 
   private handleSnapshot(m: MsgSnap): void {
     const index = this.restore(m.snapshot) ? this.log.lastIndex() : this.log.committed;
     this.send({
       type: 'MsgAppResp',
+      from: this.id,
       to: m.from,
       term: this.term,
       index,
@@ -856,6 +876,7 @@ export class Raft {
     const next = this.log.lastIndex() + 1;
     for (const id of cs.voters) this.progress.set(id, new Progress(next, this.maxInflight, false));
     for (const id of cs.learners) this.progress.set(id, new Progress(next, this.maxInflight, true));
+    this.configurationChanged();
   }
 
   private loadHardState(hs: HardState): void {
@@ -888,6 +909,7 @@ export class Raft {
       case 'updateNode':
         break;
     }
+    this.configurationChanged();
     return this.confState();
   }
 
@@ -900,6 +922,7 @@ export class Raft {
 
   private removeProgress(id: NodeId): void {
     if (!this.progress.delete(id)) return;
+    this.configurationChanged();
     if (id === this.id && this.role === 'leader') {
       // A leader that is no longer a member must not keep the cluster from electing a new one.
       this.becomeFollower(this.term, NONE);

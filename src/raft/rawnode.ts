@@ -116,6 +116,7 @@ export class RawNode {
   hasReady(): boolean {
     if (this.inFlight !== undefined) return false;
     const r = this.raft;
+    r.flushPendingAppends();
     if (!softStateEqual(r.softState(), this.prevSoftState)) return true;
     if (!hardStateEqual(r.hardState(), this.prevHardState)) return true;
     if (r.log.unstableSnapshot() !== undefined) return true;
@@ -128,6 +129,7 @@ export class RawNode {
   ready(): Ready {
     assert(this.inFlight === undefined, 'ready() called again before advance()');
     const r = this.raft;
+    r.flushPendingAppends();
     const softState = r.softState();
     const hardState = r.hardState();
     const entries = r.log.unstableEntries().slice();
