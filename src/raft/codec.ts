@@ -75,7 +75,12 @@ const CONF_CHANGE_TYPE_NUMBER: { readonly [K in ConfChangeType]: number } = {
   updateNode: 2,
   addLearnerNode: 3,
 };
-const CONF_CHANGE_TYPES: readonly ConfChangeType[] = ['addNode', 'removeNode', 'updateNode', 'addLearnerNode'];
+const CONF_CHANGE_TYPES: readonly ConfChangeType[] = [
+  'addNode',
+  'removeNode',
+  'updateNode',
+  'addLearnerNode',
+];
 
 const MESSAGE_TYPE_NUMBER: { readonly [K in MessageType]: number } = {
   MsgProp: 2,
@@ -183,7 +188,9 @@ function encodeWith<T>(value: T, write: (w: BinaryWriter, value: T) => void): Ui
 }
 
 function badValue(what: string, value: unknown, expected: string): CodecError {
-  return new CodecError(`${what}: ${typeof value === 'bigint' ? `${value}n` : String(value)} is not ${expected}`);
+  return new CodecError(
+    `${what}: ${typeof value === 'bigint' ? `${value}n` : String(value)} is not ${expected}`,
+  );
 }
 
 /** A term, index or commit: a non-negative safe integer. `what` names it in the error. */
@@ -431,7 +438,9 @@ class Reader extends BinaryReader {
     if (k > 5 || (k === 5 && this.input[this.pos - 1] > 0x0f)) throw new Error('length overflows 32 bits');
     if (n > end - this.pos) {
       const left = Math.max(0, end - this.pos);
-      throw new Error(`length ${n} runs past the end of the enclosing message (${plural(left, 'byte')} left)`);
+      throw new Error(
+        `length ${n} runs past the end of the enclosing message (${plural(left, 'byte')} left)`,
+      );
     }
     return n;
   }
@@ -457,13 +466,16 @@ function plural(n: number, unit: string): string {
 
 function wantWireType(got: WireType, want: WireType): void {
   if (got !== want) {
-    throw new Error(`wire type ${got} (${WIRE_TYPE_NAMES[got]}), expected ${want} (${WIRE_TYPE_NAMES[want]})`);
+    throw new Error(
+      `wire type ${got} (${WIRE_TYPE_NAMES[got]}), expected ${want} (${WIRE_TYPE_NAMES[want]})`,
+    );
   }
 }
 
 /** After an embedded message's fields: the last one must not have run past its end. */
 function checkEnd(r: Reader, end: number): void {
-  if (r.pos > end) throw new Error(`runs ${plural(r.pos - end, 'byte')} past the end of the enclosing message`);
+  if (r.pos > end)
+    throw new Error(`runs ${plural(r.pos - end, 'byte')} past the end of the enclosing message`);
 }
 
 /** The CodecError for a failure while reading `field` (0: a tag) of a `where` that started at byte `at`. */
@@ -506,7 +518,8 @@ function readEntry(r: Reader, end: number): Entry {
           wantWireType(wt, VARINT);
           const v = r.varNum();
           const t = ENTRY_TYPES[v];
-          if (t === undefined) throw new Error(`unsupported entry type ${enumName(r, v, ETCD_ENTRY_TYPE_NAMES)}`);
+          if (t === undefined)
+            throw new Error(`unsupported entry type ${enumName(r, v, ETCD_ENTRY_TYPE_NAMES)}`);
           type = t;
           break;
         }

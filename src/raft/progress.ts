@@ -43,6 +43,12 @@ export class Inflights {
     }
   }
 
+  freeFirst(): void {
+    if (this.count === 0) return;
+    this.start = (this.start + 1) % this.capacity;
+    this.count--;
+  }
+
   reset(): void {
     this.start = 0;
     this.count = 0;

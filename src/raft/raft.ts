@@ -459,6 +459,9 @@ export class Raft {
       case 'MsgHeartbeatResp':
         pr.recentActive = true;
         pr.probeSent = false;
+        // If every append in the window was lost, nothing would ever free it: the heartbeat
+        // answer proves the follower is reachable, so let one more append through.
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
         if (m.context.length > 0) this.acknowledgeRead(m.from, m.context);
         return OK;
