@@ -278,13 +278,13 @@ const MSG_REJECT_TAG = tagOf(10, VARINT);
 const MSG_REJECT_HINT_TAG = tagOf(11, VARINT);
 const MSG_CONTEXT_TAG = tagOf(12, LEN);
 
-function writeEntries(w: BinaryWriter, entries: readonly Entry[], what: string): void {
+function writeEntries(w: BinaryWriter, entries: readonly Entry[]): void {
   for (let i = 0; i < entries.length; i++) {
     w.uint32(MSG_ENTRIES_TAG).fork();
     try {
       writeEntry(w, entries[i]);
     } catch (e) {
-      if (e instanceof CodecError) throw new CodecError(`${what}.entries[${i}]: ${e.message}`, { cause: e });
+      if (e instanceof CodecError) throw new CodecError(`entries[${i}]: ${e.message}`, { cause: e });
       throw e;
     }
     w.join();
@@ -304,31 +304,41 @@ function writeReadContext(w: BinaryWriter, context: Uint8Array): void {
 function writeMessage(w: BinaryWriter, m: Message): void {
   const type = MESSAGE_TYPE_NUMBER[m.type];
   if (type === undefined) throw badValue('Message.type', m.type, 'a MessageType');
+  try {
+    writeMessageFields(w, m, type);
+  } catch (e) {
+    // Field labels are static strings (no per-call formatting); the variant is added here.
+    if (e instanceof CodecError) throw new CodecError(`Message(${m.type}).${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+function writeMessageFields(w: BinaryWriter, m: Message, type: number): void {
   w.uint32(MSG_TYPE_TAG).uint32(type);
-  writeId(w, MSG_TO_TAG, m.to, `Message(${m.type}).to`);
-  writeId(w, MSG_FROM_TAG, m.from, `Message(${m.type}).from`);
-  writeNum(w, MSG_TERM_TAG, m.term, `Message(${m.type}).term`);
+  writeId(w, MSG_TO_TAG, m.to, 'to');
+  writeId(w, MSG_FROM_TAG, m.from, 'from');
+  writeNum(w, MSG_TERM_TAG, m.term, 'term');
   // Each case writes its variant's fields in ascending field-number order.
   switch (m.type) {
     case 'MsgProp':
-      writeEntries(w, m.entries, 'Message(MsgProp)');
+      writeEntries(w, m.entries);
       break;
     case 'MsgApp':
-      writeNum(w, MSG_LOG_TERM_TAG, m.logTerm, 'Message(MsgApp).logTerm');
-      writeNum(w, MSG_INDEX_TAG, m.index, 'Message(MsgApp).index');
-      writeEntries(w, m.entries, 'Message(MsgApp)');
-      writeNum(w, MSG_COMMIT_TAG, m.commit, 'Message(MsgApp).commit');
+      writeNum(w, MSG_LOG_TERM_TAG, m.logTerm, 'logTerm');
+      writeNum(w, MSG_INDEX_TAG, m.index, 'index');
+      writeEntries(w, m.entries);
+      writeNum(w, MSG_COMMIT_TAG, m.commit, 'commit');
       break;
     case 'MsgAppResp':
-      writeNum(w, MSG_LOG_TERM_TAG, m.logTerm, 'Message(MsgAppResp).logTerm');
-      writeNum(w, MSG_INDEX_TAG, m.index, 'Message(MsgAppResp).index');
+      writeNum(w, MSG_LOG_TERM_TAG, m.logTerm, 'logTerm');
+      writeNum(w, MSG_INDEX_TAG, m.index, 'index');
       w.uint32(MSG_REJECT_TAG).bool(m.reject);
-      writeNum(w, MSG_REJECT_HINT_TAG, m.rejectHint, 'Message(MsgAppResp).rejectHint');
+      writeNum(w, MSG_REJECT_HINT_TAG, m.rejectHint, 'rejectHint');
       break;
     case 'MsgVote':
     case 'MsgPreVote':
-      writeNum(w, MSG_LOG_TERM_TAG, m.logTerm, `Message(${m.type}).logTerm`);
-      writeNum(w, MSG_INDEX_TAG, m.index, `Message(${m.type}).index`);
+      writeNum(w, MSG_LOG_TERM_TAG, m.logTerm, 'logTerm');
+      writeNum(w, MSG_INDEX_TAG, m.index, 'index');
       if (m.leaderTransfer) w.uint32(MSG_CONTEXT_TAG).bytes(CAMPAIGN_TRANSFER);
       break;
     case 'MsgVoteResp':
@@ -341,7 +351,7 @@ function writeMessage(w: BinaryWriter, m: Message): void {
       w.join();
       break;
     case 'MsgHeartbeat':
-      writeNum(w, MSG_COMMIT_TAG, m.commit, 'Message(MsgHeartbeat).commit');
+      writeNum(w, MSG_COMMIT_TAG, m.commit, 'commit');
       writeBytes(w, MSG_CONTEXT_TAG, m.context);
       break;
     case 'MsgHeartbeatResp':
@@ -354,7 +364,7 @@ function writeMessage(w: BinaryWriter, m: Message): void {
       writeReadContext(w, m.context);
       break;
     case 'MsgReadIndexResp':
-      writeNum(w, MSG_INDEX_TAG, m.index, 'Message(MsgReadIndexResp).index');
+      writeNum(w, MSG_INDEX_TAG, m.index, 'index');
       writeReadContext(w, m.context);
       break;
   }
@@ -455,8 +465,10 @@ class Reader extends BinaryReader {
 
   skipField(wireType: WireType, field: number, end: number): void {
     if (wireType === VARINT) this.u64();
-    else if (wireType === LEN) this.pos += this.length(end);
-    else this.skip(wireType, field);
+    else if (wireType === LEN) {
+      const n = this.length(end); // before reading pos: length() advances it
+      this.pos += n;
+    } else this.skip(wireType, field);
   }
 }
 
