@@ -423,6 +423,11 @@ export class Raft {
   proposeConfChange(change: ConfChange): StepResult {
     if (this.role === 'leader' && this.pendingConfIndex > this.log.applied)
       return drop('conf-change-pending');
+    // A configuration without voters can never elect a leader again.
+    const pr = this.progress.get(change.nodeId);
+    if (change.type === 'removeNode' && pr !== undefined && !pr.isLearner && this.voters.length === 1) {
+      return drop('removes-all-voters');
+    }
     const entry: Entry = { term: 0, index: 0, type: 'confChange', data: encodeConfChange(change) };
     return this.propose([entry]);
   }

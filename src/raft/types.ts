@@ -202,6 +202,7 @@ export type DropReason =
   | 'conf-change-pending'
   | 'not-a-member'
   | 'too-many-uncommitted'
+  | 'removes-all-voters'
   | 'not-leader';
 
 export type StepResult = { readonly ok: true } | { readonly ok: false; readonly reason: DropReason };
