@@ -77,6 +77,7 @@ export interface SimStats {
   snapshotsInstalled: number;
   confChanges: number;
   transfers: number;
+  retries: number;
   endTime: number;
 }
 
@@ -101,6 +102,11 @@ const MAX_DELAYS = [8, 30, 30, 70];
 /** Occasional stragglers (with the 'delay' fault) arrive up to this late, long after newer messages. */
 const LONG_DELAY = 600;
 const OP_TIMEOUT = 500;
+/**
+ * A client retries an unanswered request (same client and request id, so the session table applies
+ * it at most once) at another member, up to this many attempts in all, then gives up: unknown outcome.
+ */
+const MAX_ATTEMPTS = 3;
 const DEFAULT_DURATION = 25_000;
 /** Time allowed after healing for a leader, the final put and convergence. */
 const LIVENESS_BUDGET = 8_000;
@@ -117,9 +123,18 @@ interface PendingOp {
   readonly requestId: number;
   readonly input: OpInput;
   readonly call: number;
-  readonly member: Member;
-  /** Key in the member's pendingWrites / pendingReads. */
+  /** Key in the members' pendingWrites / pendingReads; also the ReadIndex context. */
   readonly key: string;
+  /** The command, for writes (every attempt proposes the very same bytes). */
+  readonly data: Uint8Array | undefined;
+  /** Attempts made so far; the token of the current one. */
+  attempts: number;
+  /** The member of the current attempt. */
+  at: Member | undefined;
+  /** Every member an attempt went to (any of them may still answer). */
+  readonly tried: Set<Member>;
+  /** A retry is scheduled. */
+  retrying: boolean;
   done: boolean;
 }
 
@@ -277,6 +292,8 @@ class Simulation {
   private readonly pDup: number;
   private readonly pLongDelay: number;
   private readonly flakySnapshots: boolean;
+  private readonly pCrashNewLeader: number;
+  private readonly pCrashLeaderAppend: number;
   private readonly maxDelay: number;
   private readonly maxSizePerMsg: number;
   private readonly maxInflightMsgs: number;
@@ -312,6 +329,7 @@ class Simulation {
     snapshotsInstalled: 0,
     confChanges: 0,
     transfers: 0,
+    retries: 0,
     endTime: 0,
   };
 
@@ -331,7 +349,9 @@ class Simulation {
     this.pDup = this.faults.has('dup') ? config.pick([0.01, 0.03, 0.06]) : 0;
     this.pLongDelay = this.faults.has('delay') ? config.pick([0.005, 0.02, 0.05]) : 0;
     this.flakySnapshots = this.faults.has('compact') && config.chance(0.5);
-    this.maxSizePerMsg = config.pick([200, 2_000, 1024 * 1024]);
+    this.pCrashNewLeader = this.faults.has('crash') ? config.pick([0, 0.1, 0.3, 0.5]) : 0;
+    this.pCrashLeaderAppend = this.faults.has('crash') ? config.pick([0, 0, 0.01, 0.03, 0.06]) : 0;
+    this.maxSizePerMsg = config.pick([1, 200, 2_000, 1024 * 1024]);
     this.maxInflightMsgs = config.pick([1, 4, 256]);
     this.maxDelay = config.pick(MAX_DELAYS);
     this.maxUncommittedEntriesSize = config.pick([0, 0, 1_000]);
@@ -355,7 +375,7 @@ class Simulation {
     }
     this.trace(
       `start seed=${this.seed} members=${n} faults=${[...this.faults].join(',') || 'none'} ` +
-        `pDrop=${this.pDrop} pDup=${this.pDup} pLongDelay=${this.pLongDelay} flakySnapshots=${this.flakySnapshots} maxSizePerMsg=${this.maxSizePerMsg} ` +
+        `pDrop=${this.pDrop} pDup=${this.pDup} pCrashNewLeader=${this.pCrashNewLeader} pCrashLeaderAppend=${this.pCrashLeaderAppend} pLongDelay=${this.pLongDelay} flakySnapshots=${this.flakySnapshots} maxSizePerMsg=${this.maxSizePerMsg} ` +
         `maxInflight=${this.maxInflightMsgs} maxDelay=${this.maxDelay} ` +
         `maxUncommitted=${this.maxUncommittedEntriesSize} maxCommittedPerReady=${this.maxCommittedSizePerReady} clients=${clientCount}${this.bug ? ` bug=${this.bug}` : ''}`,
     );
@@ -540,7 +560,13 @@ class Simulation {
     m.pendingWrites.clear();
     m.pendingReads.clear();
     m.readWait = [];
-    for (const op of orphaned) if (!op.done) this.complete(op, undefined);
+    // The connection breaks: clients whose current attempt was here retry elsewhere (or give up).
+    for (const op of orphaned) {
+      if (!op.done && op.at === m) {
+        op.at = undefined;
+        this.retryOrGiveUp(op, op.attempts);
+      }
+    }
   }
 
   private shutDown(m: Member, why: string): void {
@@ -605,8 +631,27 @@ class Simulation {
       m.lead = lead;
     }
     if (m.role === 'leader') this.inv.observeLeader(id, hs.term);
-    if (rd.softState?.role === 'leader') this.checkLeaderCompleteness(m, hs.term);
+    if (rd.softState?.role === 'leader') {
+      this.checkLeaderCompleteness(m, hs.term);
+      // Leaders that die young leave entries of their term on a minority: the raw material of
+      // the classic commit-rule bugs (Figure 8 of the Raft paper).
+      if (this.phase === 'chaos' && this.faultRng.chance(this.pCrashNewLeader)) {
+        const inc = m.incarnation;
+        this.q.after(this.faultRng.range(1, 40), () => {
+          if (m.incarnation === inc && this.phase === 'chaos') this.crashOne(m, 20, 'now');
+        });
+      }
+    }
     this.checkRole(m);
+    // A leader dying right after appending, before anything leaves: its entries exist only on its disk.
+    if (
+      this.phase === 'chaos' &&
+      m.role === 'leader' &&
+      rd.entries.length > 0 &&
+      this.faultRng.chance(this.pCrashLeaderAppend)
+    ) {
+      this.crashOne(m, 20, 'mid-ready');
+    }
 
     if (m.crashMidReady) {
       this.crash(m, 'crashed in the middle of a Ready (after persisting it)');
@@ -830,9 +875,10 @@ class Simulation {
     const copies = this.phase === 'chaos' && this.netRng.chance(this.pDup) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const primary = i === 0;
-      const delay = this.netRng.chance(this.pLongDelay)
-        ? this.netRng.range(this.maxDelay, LONG_DELAY)
-        : this.netRng.range(MIN_DELAY, this.maxDelay);
+      const delay =
+        this.phase === 'chaos' && this.netRng.chance(this.pLongDelay)
+          ? this.netRng.range(this.maxDelay, LONG_DELAY)
+          : this.netRng.range(MIN_DELAY, this.maxDelay);
       this.q.after(delay, () => this.deliver(from, inc, msg.to, msg.type, bytes, primary));
     }
   }
@@ -944,77 +990,118 @@ class Simulation {
     this.submit(c, input, this.chooseMember());
   }
 
+  /** A new client request: the first attempt goes to `m`. */
   private submit(c: Client, input: OpInput, m: Member): void {
-    const call = this.stamp();
-    if (m.pausedUntil > this.q.now) {
-      // The request waits in the stalled member's socket.
-      const inc = m.incarnation;
-      this.q.at(m.pausedUntil, () => {
-        if (m.incarnation === inc) this.submitAt(c, input, m, call);
-        else {
-          this.stats.refused++;
-          this.trace(`c${c.id}#${c.requestSeq} connection to n${m.id} lost before the request was read`);
-          this.q.after(this.clientRng.range(10, 50), () => this.nextOp(c));
-        }
-      });
-      return;
-    }
-    this.submitAt(c, input, m, call);
-  }
-
-  private submitAt(c: Client, input: OpInput, m: Member, call: number): void {
     const requestId = c.requestSeq;
-    const describe = `c${c.id}#${requestId} ${JSON.stringify(input)} at n${m.id}`;
-    const refuse = (why: string): void => {
-      // Refused on the spot: certainly not executed, so it stays out of the history.
-      this.stats.refused++;
-      this.trace(`${describe} refused (${why})`);
-      this.q.after(this.clientRng.range(10, 50), () => this.nextOp(c));
-    };
-    const node = m.node;
-    if (node === undefined) return refuse('member down');
     const key = `${c.id}:${requestId}`;
-    const op: PendingOp = { client: c, requestId, input, call, member: m, key, done: false };
-    if (input.kind === 'get') {
-      if (this.bug === 'local-reads') {
-        c.current = op;
-        this.stats.operations++;
-        this.trace(`${describe} invoked`);
-        this.complete(op, { kind: 'get', value: m.kv.get(input.key) });
-        return;
-      }
-      const res = node.readIndex(textEncoder.encode(key));
-      if (!res.ok) return refuse(res.reason);
-      m.pendingReads.set(key, op);
-    } else {
+    let data: Uint8Array | undefined;
+    if (input.kind !== 'get') {
       const cmd: Command =
         input.kind === 'put'
           ? { c: c.id, r: requestId, o: 'put', k: input.key, v: input.value }
           : { c: c.id, r: requestId, o: 'cas', k: input.key, e: input.expected, v: input.value };
-      const res = node.propose(encodeCommand(cmd));
-      if (!res.ok) return refuse(res.reason);
-      m.pendingWrites.set(key, op);
+      data = encodeCommand(cmd);
+    }
+    const op: PendingOp = {
+      client: c,
+      requestId,
+      input,
+      call: this.stamp(),
+      key,
+      data,
+      attempts: 0,
+      at: undefined,
+      tried: new Set(),
+      retrying: false,
+      done: false,
+    };
+    c.current = op;
+    this.attempt(op, m);
+  }
+
+  /**
+   * Send the request to `m`. A first attempt refused on the spot certainly had no effect, so the
+   * operation is dropped from the history; a refused retry counts as a failed attempt.
+   */
+  private attempt(op: PendingOp, m: Member): void {
+    if (op.done) return;
+    const c = op.client;
+    if (m.pausedUntil > this.q.now) {
+      // The request waits in the stalled member's socket.
+      const inc = m.incarnation;
+      this.q.at(m.pausedUntil, () =>
+        m.incarnation === inc ? this.attempt(op, m) : this.refused(op, m, 'member down'),
+      );
+      return;
+    }
+    const node = m.node;
+    if (node === undefined) return this.refused(op, m, 'member down');
+    const input = op.input;
+    if (input.kind === 'get' && this.bug === 'local-reads') {
+      this.stats.operations++;
+      this.trace(`c${c.id}#${op.requestId} ${JSON.stringify(input)} at n${m.id} served locally`);
+      this.complete(op, { kind: 'get', value: m.kv.get(input.key) });
+      return;
+    }
+    const res = input.kind === 'get' ? node.readIndex(textEncoder.encode(op.key)) : node.propose(op.data!);
+    if (!res.ok) return this.refused(op, m, res.reason);
+    if (input.kind === 'get') m.pendingReads.set(op.key, op);
+    else {
+      m.pendingWrites.set(op.key, op);
       const list = this.written.get(input.key) ?? [];
       list.push(input.value);
       if (list.length > 4) list.shift();
       this.written.set(input.key, list);
     }
-    c.current = op;
-    this.stats.operations++;
-    this.trace(`${describe} invoked`);
+    op.attempts++;
+    op.at = m;
+    op.tried.add(m);
+    if (op.attempts === 1) this.stats.operations++;
+    else this.stats.retries++;
+    this.trace(
+      `c${c.id}#${op.requestId} ${JSON.stringify(input)} at n${m.id} ${op.attempts === 1 ? 'invoked' : `retry ${op.attempts}`}`,
+    );
     if (this.bug === 'early-ack' && input.kind === 'put') this.complete(op, { kind: 'put' });
-    this.q.after(OP_TIMEOUT, () => {
-      if (op.done) return;
-      if (input.kind === 'get') m.pendingReads.delete(key);
-      else m.pendingWrites.delete(key);
-      this.complete(op, undefined);
-    });
+    const token = op.attempts;
+    this.q.after(OP_TIMEOUT, () => this.retryOrGiveUp(op, token));
     this.process(m);
+  }
+
+  private refused(op: PendingOp, m: Member, why: string): void {
+    this.stats.refused++;
+    this.trace(`c${op.client.id}#${op.requestId} ${JSON.stringify(op.input)} at n${m.id} refused (${why})`);
+    if (op.attempts === 0) {
+      op.done = true;
+      if (op.client.current === op) op.client.current = undefined;
+      this.q.after(this.clientRng.range(10, 50), () => this.nextOp(op.client));
+      return;
+    }
+    op.attempts++; // a failed attempt
+    this.retryOrGiveUp(op, op.attempts);
+  }
+
+  /** Attempt `token` of `op` went unanswered (timeout, crash, refusal): try again or give up. */
+  private retryOrGiveUp(op: PendingOp, token: number): void {
+    if (op.done || op.retrying || op.attempts !== token) return;
+    if (op.attempts >= MAX_ATTEMPTS) {
+      this.complete(op, undefined);
+      return;
+    }
+    op.retrying = true;
+    this.q.after(this.clientRng.range(1, 30), () => {
+      op.retrying = false;
+      if (op.done) return;
+      this.attempt(op, op.client.final ? (this.currentLeader() ?? this.chooseMember()) : this.chooseMember());
+    });
   }
 
   private complete(op: PendingOp, output: OpOutput): void {
     if (op.done) return;
     op.done = true;
+    for (const m of op.tried) {
+      if (m.pendingWrites.get(op.key) === op) m.pendingWrites.delete(op.key);
+      if (m.pendingReads.get(op.key) === op) m.pendingReads.delete(op.key);
+    }
     const c = op.client;
     const ret = output === undefined ? Infinity : this.stamp();
     this.history.push({ clientId: c.id, input: op.input, call: op.call, return: ret, output });
@@ -1067,7 +1154,8 @@ class Simulation {
     const ids = this.order.filter((m) => !m.shutDown).map((m) => m.id);
     if (ids.length < 2) return;
     const kind = rng.int(5);
-    const x = rng.pick(ids);
+    const leader = this.currentLeader();
+    const x = leader !== undefined && !leader.shutDown && rng.chance(0.5) ? leader.id : rng.pick(ids);
     const others = ids.filter((id) => id !== x);
     switch (kind) {
       case 0:
@@ -1104,17 +1192,28 @@ class Simulation {
   private crashStep(): void {
     const rng = this.faultRng;
     const up = this.order.filter((m) => m.alive && !m.shutDown);
-    const down = this.order.filter((m) => !m.alive && !m.shutDown).length;
+    const leader = this.currentLeader();
+    const victim =
+      leader !== undefined && rng.chance(0.4) ? leader : up.length > 0 ? rng.pick(up) : undefined;
+    this.crashOne(victim, 50, 'either');
+  }
+
+  /**
+   * Crash `m` (unless too many members are down already) and restart it after a while. Sometimes the
+   * crash happens in the middle of its next Ready instead.
+   */
+  private crashOne(m: Member | undefined, minDowntime: number, mode: 'now' | 'mid-ready' | 'either'): void {
+    const rng = this.faultRng;
+    const down = this.order.filter((x) => !x.alive && !x.shutDown).length;
     const maxDown = Math.floor((this.clusterVoters.size - 1) / 2) + (rng.chance(0.15) ? 1 : 0);
-    if (down >= maxDown || up.length === 0) return;
-    const m = rng.pick(up);
-    if (rng.chance(0.3)) {
+    if (m === undefined || !m.alive || m.crashMidReady || down >= maxDown) return;
+    if (mode === 'mid-ready' || (mode === 'either' && rng.chance(0.3))) {
       m.crashMidReady = true;
       this.trace(`n${m.id} will crash in the middle of its next Ready`);
     } else {
       this.crash(m, 'crashed');
     }
-    this.q.after(rng.range(50, 1_000), () => {
+    this.q.after(rng.range(minDowntime, 1_000), () => {
       if (m.alive) {
         m.crashMidReady = false;
         return;
@@ -1256,6 +1355,7 @@ class Simulation {
     this.links.healAll();
     this.trace('heal: network healed, faults off, crashed members restarting');
     for (const m of this.order) {
+      m.storage.flaky = undefined;
       m.crashMidReady = false;
       m.pausedUntil = Math.min(m.pausedUntil, this.q.now);
       if (m.removalCommitted) this.shutDown(m, 'removed from the cluster');
