@@ -1,6 +1,6 @@
 // npm run sim -- --seeds=1..1000 [--members=3|5] [--faults=all|none|drop,dup,...] [--jobs=N]
 //                [--verbose[=2]] [--bug=local-reads|early-ack|join-from-log] [--duration=T]
-// Faults: drop, dup, delay (stragglers), partition, pause (stalled process), crash, membership,
+// Faults: drop, dup, delay (reordering, stragglers), partition, pause (stalled process), crash, membership,
 // transfer, compact; 'all' (the default) enables every one.
 //
 // Runs the cluster simulation for every seed; prints one line per failing seed with the command that

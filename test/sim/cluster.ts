@@ -291,6 +291,9 @@ class Simulation {
   private readonly pDrop: number;
   private readonly pDup: number;
   private readonly pLongDelay: number;
+  private readonly pReorder: number;
+  /** Delivery time of the last in-order message on each directed link. */
+  private readonly linkClock = new Map<string, number>();
   private readonly flakySnapshots: boolean;
   private readonly pCrashNewLeader: number;
   private readonly pCrashLeaderAppend: number;
@@ -348,6 +351,7 @@ class Simulation {
     this.pDrop = this.faults.has('drop') ? config.pick([0.01, 0.03, 0.08]) : 0;
     this.pDup = this.faults.has('dup') ? config.pick([0.01, 0.03, 0.06]) : 0;
     this.pLongDelay = this.faults.has('delay') ? config.pick([0.005, 0.02, 0.05]) : 0;
+    this.pReorder = this.faults.has('delay') ? config.pick([0.05, 0.3, 1]) : 0;
     this.flakySnapshots = this.faults.has('compact') && config.chance(0.5);
     this.pCrashNewLeader = this.faults.has('crash') ? config.pick([0, 0.1, 0.3, 0.5]) : 0;
     this.pCrashLeaderAppend = this.faults.has('crash') ? config.pick([0, 0, 0.01, 0.03, 0.06]) : 0;
@@ -375,7 +379,7 @@ class Simulation {
     }
     this.trace(
       `start seed=${this.seed} members=${n} faults=${[...this.faults].join(',') || 'none'} ` +
-        `pDrop=${this.pDrop} pDup=${this.pDup} pCrashNewLeader=${this.pCrashNewLeader} pCrashLeaderAppend=${this.pCrashLeaderAppend} pLongDelay=${this.pLongDelay} flakySnapshots=${this.flakySnapshots} maxSizePerMsg=${this.maxSizePerMsg} ` +
+        `pDrop=${this.pDrop} pDup=${this.pDup} pCrashNewLeader=${this.pCrashNewLeader} pCrashLeaderAppend=${this.pCrashLeaderAppend} pLongDelay=${this.pLongDelay} pReorder=${this.pReorder} flakySnapshots=${this.flakySnapshots} maxSizePerMsg=${this.maxSizePerMsg} ` +
         `maxInflight=${this.maxInflightMsgs} maxDelay=${this.maxDelay} ` +
         `maxUncommitted=${this.maxUncommittedEntriesSize} maxCommittedPerReady=${this.maxCommittedSizePerReady} clients=${clientCount}${this.bug ? ` bug=${this.bug}` : ''}`,
     );
@@ -873,13 +877,24 @@ class Simulation {
       return;
     }
     const copies = this.phase === 'chaos' && this.netRng.chance(this.pDup) ? 2 : 1;
+    const link = `${from.id}>${msg.to}`;
     for (let i = 0; i < copies; i++) {
       const primary = i === 0;
-      const delay =
-        this.phase === 'chaos' && this.netRng.chance(this.pLongDelay)
-          ? this.netRng.range(this.maxDelay, LONG_DELAY)
-          : this.netRng.range(MIN_DELAY, this.maxDelay);
-      this.q.after(delay, () => this.deliver(from, inc, msg.to, msg.type, bytes, primary));
+      const chaos = this.phase === 'chaos';
+      let at: number;
+      if (chaos && this.netRng.chance(this.pLongDelay)) {
+        at = this.q.now + this.netRng.range(this.maxDelay, LONG_DELAY); // a straggler
+      } else if (!primary || (chaos && this.netRng.chance(this.pReorder))) {
+        at = this.q.now + this.netRng.range(MIN_DELAY, this.maxDelay); // may overtake earlier messages
+      } else {
+        // Like a TCP stream: in order on each link.
+        at = Math.max(
+          this.q.now + this.netRng.range(MIN_DELAY, this.maxDelay),
+          this.linkClock.get(link) ?? 0,
+        );
+        this.linkClock.set(link, at);
+      }
+      this.q.at(at, () => this.deliver(from, inc, msg.to, msg.type, bytes, primary));
     }
   }
 
