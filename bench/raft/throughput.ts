@@ -7,19 +7,12 @@ import { performance } from 'node:perf_hooks';
 import { RawNode } from '../../src/raft/rawnode.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
+import { intFlag } from '../flags.js';
 
-function flag(name: string, fallback: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  if (arg === undefined) return fallback;
-  const value = Number(arg.slice(name.length + 3));
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
-  return value;
-}
-
-const totalEntries = flag('entries', 200_000);
-const batch = flag('batch', 64);
-const valueSize = flag('size', 256);
-const memberCount = flag('members', 3);
+const totalEntries = intFlag('entries', 200_000);
+const batch = intFlag('batch', 64);
+const valueSize = intFlag('size', 256);
+const memberCount = intFlag('members', 3);
 
 const ids: NodeId[] = Array.from({ length: memberCount }, (_, i) => BigInt(i + 1));
 const storages = new Map<NodeId, MemoryStorage>();

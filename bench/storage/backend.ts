@@ -15,23 +15,11 @@ import { performance } from 'node:perf_hooks';
 import { open } from 'lmdb';
 
 import { Backend, encodeRevisionKey, type CommitInfo } from '../../src/storage/backend/index.js';
+import { intFlag, stringFlag } from '../flags.js';
 
-function flag(name: string, fallback: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  if (arg === undefined) return fallback;
-  const value = Number(arg.slice(name.length + 3));
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
-  return value;
-}
-
-function stringFlag(name: string, fallback: string): string {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg === undefined ? fallback : arg.slice(name.length + 3);
-}
-
-const batches = flag('batches', 1000);
-const batchSize = flag('batch', 100);
-const valueSize = flag('size', 256);
+const batches = intFlag('batches', 1000);
+const batchSize = intFlag('batch', 100);
+const valueSize = intFlag('size', 256);
 const base = mkdtempSync(join(stringFlag('dir', tmpdir()), 'cairn-bench-backend-'));
 
 function quantile(sorted: readonly number[], q: number): number {
