@@ -259,7 +259,7 @@ function writeSnapshot(w: BinaryWriter, s: Snapshot): void {
 function writeConfChange(w: BinaryWriter, cc: ConfChange): void {
   const type = CONF_CHANGE_TYPE_NUMBER[cc.type];
   if (type === undefined) throw badValue('ConfChange.type', cc.type, 'a ConfChangeType');
-  w.uint32(tagOf(1, VARINT)).uint32(0); // id: etcd's request ID; always 0 here
+  writeId(w, tagOf(1, VARINT), cc.id ?? 0n, 'ConfChange.id');
   w.uint32(tagOf(2, VARINT)).uint32(type);
   writeId(w, tagOf(3, VARINT), cc.nodeId, 'ConfChange.nodeId');
   writeBytes(w, tagOf(4, LEN), cc.context);
@@ -719,6 +719,7 @@ function readSnapshotInto(r: Reader, end: number, p: SnapshotParts): void {
 }
 
 function readConfChange(r: Reader, end: number): ConfChange {
+  let id = 0n;
   let type: ConfChangeType = 'addNode';
   let nodeId = 0n;
   let context = EMPTY_BYTES;
@@ -731,9 +732,9 @@ function readConfChange(r: Reader, end: number): ConfChange {
       const [no, wt] = r.tag();
       field = no;
       switch (no) {
-        case 1: // id: etcd's request ID, not modelled; validated and dropped
+        case 1:
           wantWireType(wt, VARINT);
-          r.u64();
+          id = r.u64();
           break;
         case 2: {
           wantWireType(wt, VARINT);
@@ -759,7 +760,7 @@ function readConfChange(r: Reader, end: number): ConfChange {
   } catch (e) {
     throw fieldError('ConfChange', field, fieldLabel(CONF_CHANGE_FIELDS, field), at, e);
   }
-  return { type, nodeId, context };
+  return id === 0n ? { type, nodeId, context } : { id, type, nodeId, context };
 }
 
 function isCampaignTransfer(context: Uint8Array): boolean {

@@ -3,7 +3,7 @@
 // (messages, read states, log changes) for RawNode to hand out in a Ready.
 
 import { assert } from './assert.js';
-import { encodeConfChange } from './codec.js';
+import { decodeConfChange, encodeConfChange } from './codec.js';
 import { DEFAULTS, SILENT_LOGGER, type RaftConfig, type RaftLogger } from './config.js';
 import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
@@ -15,6 +15,7 @@ import {
   NONE,
   OK,
   isEmptyHardState,
+  type BootstrapPeer,
   type ConfChange,
   type ConfState,
   type DropReason,
@@ -107,7 +108,10 @@ export class Raft {
     const { hardState, confState } = config.storage.initialState();
     this.restoreConfiguration(confState);
     if (!isEmptyHardState(hardState)) this.loadHardState(hardState);
-    if (config.applied !== undefined && config.applied > 0) this.log.appliedTo(config.applied);
+    if (config.applied !== undefined && config.applied > 0) {
+      this.log.appliedTo(config.applied);
+      this.replayConfChanges(config.applied);
+    }
     this.becomeFollower(this.term, NONE);
   }
 
@@ -887,6 +891,19 @@ export class Raft {
     this.configurationChanged();
   }
 
+  /**
+   * The snapshot's configuration is the one at its index; membership changes between it and the
+   * applied index were applied before the restart and will not be handed out again, so take them
+   * from the log here. The caller then only applies what comes after `applied`.
+   */
+  private replayConfChanges(applied: number): void {
+    const from = this.log.firstIndex();
+    if (applied < from) return;
+    for (const e of this.log.slice(from, applied + 1, Number.MAX_SAFE_INTEGER)) {
+      if (e.type === 'confChange') this.applyConfChange(decodeConfChange(e.data));
+    }
+  }
+
   private loadHardState(hs: HardState): void {
     assert(
       hs.commit >= this.log.committed && hs.commit <= this.log.lastIndex(),
@@ -898,6 +915,32 @@ export class Raft {
   }
 
   // ---- Membership ---------------------------------------------------------------------------------
+
+  /**
+   * Start a brand-new member of a brand-new cluster. As etcd does, the initial members become
+   * committed 'addNode' entries 1..n of term 1 instead of a configuration hidden in an index-0
+   * snapshot, so a member that later replays the log from the start learns the same configuration.
+   * The entries reach the caller in the next Ready, to persist and apply like any other.
+   */
+  bootstrap(peers: readonly BootstrapPeer[]): void {
+    assert(peers.length > 0, 'bootstrap needs at least one member');
+    assert(
+      this.log.lastIndex() === 0 && this.term === 0 && this.progress.size === 0,
+      'bootstrap needs empty storage',
+    );
+    assert(new Set(peers.map((p) => p.id)).size === peers.length, 'bootstrap members must be distinct');
+    this.becomeFollower(1, NONE);
+    const changes: ConfChange[] = peers.map((p) => ({
+      type: 'addNode',
+      nodeId: p.id,
+      context: p.context ?? EMPTY_BYTES,
+    }));
+    this.log.append(
+      changes.map((cc, i) => ({ term: 1, index: i + 1, type: 'confChange', data: encodeConfChange(cc) })),
+    );
+    this.log.commitTo(changes.length);
+    for (const cc of changes) this.applyConfChange(cc);
+  }
 
   applyConfChange(cc: ConfChange): ConfState {
     const pr = this.progress.get(cc.nodeId);

@@ -6,6 +6,7 @@ import type { RaftConfig } from './config.js';
 import type { ProgressState } from './progress.js';
 import { Raft } from './raft.js';
 import {
+  type BootstrapPeer,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -56,6 +57,11 @@ export class RawNode {
     this.raft = new Raft(config);
     this.prevSoftState = this.raft.softState();
     this.prevHardState = this.raft.hardState();
+  }
+
+  /** Start a member of a brand-new cluster with these initial members (storage must be empty). */
+  bootstrap(peers: readonly BootstrapPeer[]): void {
+    this.raft.bootstrap(peers);
   }
 
   /** Advance the logical clock by one tick (heartbeats, election timeouts, check-quorum). */

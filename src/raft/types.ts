@@ -46,10 +46,18 @@ export interface Snapshot {
 export type ConfChangeType = 'addNode' | 'removeNode' | 'updateNode' | 'addLearnerNode';
 
 export interface ConfChange {
+  /** The proposer's request ID, so it can recognise its change when applied; opaque to raft. */
+  readonly id?: bigint;
   readonly type: ConfChangeType;
   readonly nodeId: NodeId;
   /** Opaque to raft (etcd puts the member's JSON here). */
   readonly context: Uint8Array;
+}
+
+/** One member of a new cluster's initial configuration; `context` travels in its 'addNode' entry. */
+export interface BootstrapPeer {
+  readonly id: NodeId;
+  readonly context?: Uint8Array;
 }
 
 export type StateRole = 'follower' | 'preCandidate' | 'candidate' | 'leader';

@@ -1,5 +1,5 @@
 // npm run sim -- --seeds=1..1000 [--members=3|5] [--faults=all|none|drop,dup,...] [--jobs=N]
-//                [--verbose[=2]] [--bug=local-reads|early-ack|join-from-log] [--duration=T]
+//                [--verbose[=2]] [--bug=local-reads|early-ack|snapshot-bootstrap] [--duration=T]
 // Faults: drop, dup, delay (reordering, stragglers), partition, pause (stalled process), crash, membership,
 // transfer, compact; 'all' (the default) enables every one.
 //

@@ -94,6 +94,14 @@ describe('the harness catches a broken system', () => {
     assert.ok(caught.length > 0, 'no seed noticed the early acknowledgements');
     for (const o of caught) assert.ok(o.kind === 'linearizability', describeFailure(o));
   });
+
+  test('the initial configuration kept only in an index-0 snapshot (joiners replay a wrong one)', async () => {
+    const outcomes = await pool.run(specs(80, 99, ['membership'], 'snapshot-bootstrap'));
+    assert.ok(
+      outcomes.some((o) => !o.ok),
+      'no seed noticed members joining with a wrong configuration',
+    );
+  });
 });
 
 test('state machine: sessions make a command apply once, and survive a snapshot', () => {

@@ -97,16 +97,32 @@ export class Network {
   private holds: MessagePredicate[] = [];
   private held: Message[] = [];
 
+  /**
+   * `bootstrap`: start the voters from empty storage with RawNode.bootstrap, as a real cluster does,
+   * instead of handing them the configuration in an index-0 snapshot.
+   */
   constructor(
-    conf: { readonly voters: readonly NodeId[]; readonly learners?: readonly NodeId[] },
+    conf: {
+      readonly voters: readonly NodeId[];
+      readonly learners?: readonly NodeId[];
+      readonly bootstrap?: boolean;
+    },
     private readonly options: MemberOptions = {},
   ) {
+    if (conf.bootstrap === true) {
+      for (const id of conf.voters) this.addMember(id).node.bootstrap(conf.voters.map((p) => ({ id: p })));
+      this.deliver();
+      return;
+    }
     const confState: ConfState = { voters: conf.voters, learners: conf.learners ?? [] };
     for (const id of [...confState.voters, ...confState.learners]) this.addMember(id, confState);
   }
 
-  /** Start a new member with empty storage whose initial configuration is `confState`. */
-  addMember(id: NodeId, confState: ConfState): Member {
+  /**
+   * Start a new member with empty storage; `confState` is its initial configuration, given in an
+   * index-0 snapshot (without it the member learns its configuration from the leader).
+   */
+  addMember(id: NodeId, confState?: ConfState): Member {
     const storage = new MemoryStorage(confState);
     const member = new Member(id, new RawNode(this.config(id, storage, 0)), storage);
     this.members.set(id, member);

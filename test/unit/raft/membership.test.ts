@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { decodeConfChange } from '../../../src/raft/codec.js';
 import { bytes, confChange, ELECTION_TICK, Network, sorted } from './harness.js';
 
 /** A three-voter cluster led by 1 with one committed command. */
@@ -248,5 +249,81 @@ describe('§6 membership changes', () => {
     });
     // Removing the learner is still allowed.
     assert.deepEqual(net.node(1n).proposeConfChange(confChange('removeNode', 2n)), { ok: true });
+  });
+});
+
+describe('bootstrapping a new cluster', () => {
+  test('the initial members become committed conf change entries 1..n of term 1', () => {
+    const net = new Network({ voters: [1n, 2n, 3n], bootstrap: true });
+
+    for (const id of [1n, 2n, 3n]) {
+      const log = net.log(id);
+      assert.deepEqual(
+        log.map((e) => [e.index, e.term, e.type]),
+        [
+          [1, 1, 'confChange'],
+          [2, 1, 'confChange'],
+          [3, 1, 'confChange'],
+        ],
+      );
+      assert.deepEqual(
+        log.map((e) => decodeConfChange(e.data)).map((cc) => [cc.type, cc.nodeId]),
+        [
+          ['addNode', 1n],
+          ['addNode', 2n],
+          ['addNode', 3n],
+        ],
+      );
+      assert.deepEqual(net.storage(id).initialState().hardState, { term: 1, vote: 0n, commit: 3 });
+      assert.deepEqual(sorted(net.status(id).confState.voters), [1n, 2n, 3n]);
+      assert.equal(net.member(id).appliedIndex, 3);
+    }
+    net.elect(2n);
+    net.propose(2n, 'a');
+    for (const id of [1n, 2n, 3n]) assert.deepEqual(net.member(id).commands, ['a'], `member ${id}`);
+  });
+
+  test('a member added later learns the initial configuration by replaying the log from index 1', () => {
+    const net = new Network({ voters: [1n, 2n, 3n], bootstrap: true });
+    net.elect(1n);
+    net.propose(1n, 'a');
+    net.addMember(4n);
+    assert.deepEqual(net.status(4n).confState, { voters: [], learners: [] });
+
+    assert.deepEqual(net.node(1n).proposeConfChange(confChange('addNode', 4n)), { ok: true });
+    net.deliver();
+    net.tick(1n);
+
+    assert.deepEqual(net.log(4n), net.log(1n));
+    assert.deepEqual(sorted(net.status(4n).confState.voters), [1n, 2n, 3n, 4n]);
+    assert.deepEqual(net.member(4n).commands, ['a']);
+    // And it can lead the cluster it learned.
+    net.elect(4n);
+    net.propose(4n, 'b');
+    assert.deepEqual(net.member(2n).commands, ['a', 'b']);
+  });
+
+  test('a restart after applied membership changes restores the configuration from the log', () => {
+    const net = new Network({ voters: [1n, 2n, 3n], bootstrap: true });
+    net.elect(1n);
+    assert.deepEqual(net.node(1n).proposeConfChange(confChange('removeNode', 3n)), { ok: true });
+    net.deliver();
+    net.propose(1n, 'a');
+    // Nothing was snapshotted: the configuration at index 0 is empty, and every change is in the log.
+    const restarted = net.restart(2n);
+    assert.deepEqual(sorted(restarted.node.status().confState.voters), [1n, 2n]);
+    net.isolate(3n);
+    net.elect(2n);
+    net.propose(2n, 'b');
+    assert.deepEqual(net.member(1n).commands, ['a', 'b']);
+  });
+
+  test('bootstrap refuses storage that already holds a log', () => {
+    const net = new Network({ voters: [1n], bootstrap: true });
+    assert.throws(() => net.node(1n).bootstrap([{ id: 1n }]), /bootstrap needs empty storage/);
+    const fresh = new Network({ voters: [] });
+    const m = fresh.addMember(5n);
+    assert.throws(() => m.node.bootstrap([{ id: 5n }, { id: 5n }]), /distinct/);
+    assert.throws(() => m.node.bootstrap([]), /at least one member/);
   });
 });
