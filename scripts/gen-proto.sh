@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerates src/proto/ from proto/*.proto with ts-proto. The output is committed, so building and
+# testing never need protoc; run this only after changing a .proto file.
+# Needs protoc (Debian: apt-get install protobuf-compiler) and the devDependencies (npm install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=src/proto
+rm -rf "$out"
+mkdir -p "$out"
+protoc \
+  --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
+  --ts_proto_out="$out" \
+  --ts_proto_opt=forceLong=bigint,esModuleInterop=true,importSuffix=.js,outputServices=false,oneof=unions-value,useOptionals=none,outputJsonMethods=true,outputPartialMethods=true,useExactTypes=false,env=both,useReadonlyTypes=false \
+  --proto_path=proto \
+  $(find proto -name '*.proto' | sort)
+npx prettier --log-level warn --write "$out"
