@@ -1,0 +1,119 @@
+// The key index of the whole keyspace: key -> KeyIndex, sorted by key bytes. Keys are held as
+// latin1 strings (one char per byte), whose natural order is the byte order, so the B+tree compares
+// them natively and they work as Map keys too.
+
+import sortedBtree from 'sorted-btree';
+
+import { KeyIndex, RevisionSet, type KeyAt } from './key-index.js';
+import type { Revision } from './revision.js';
+
+const BTree = sortedBtree.default;
+
+/** A range of keys: [start, end). `end` undefined: the single key `start`; '' : no upper bound. */
+export interface KeyRange {
+  readonly start: string;
+  readonly end: string | undefined;
+}
+
+export interface IndexedKey extends KeyAt {
+  readonly key: string;
+}
+
+export function keyToString(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+export function stringToKey(key: string): Uint8Array {
+  return new Uint8Array(Buffer.from(key, 'latin1'));
+}
+
+export class TreeIndex {
+  private readonly tree = new BTree<string, KeyIndex>();
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  put(key: string, rev: Revision): void {
+    this.getOrCreate(key).put(rev);
+  }
+
+  /** Records the deletion of a live key; false when the key is not live. */
+  tombstone(key: string, rev: Revision): boolean {
+    return this.tree.get(key)?.tombstone(rev) ?? false;
+  }
+
+  restore(key: string, rev: Revision, tombstone: boolean): void {
+    this.getOrCreate(key).restore(rev, tombstone);
+  }
+
+  get(key: string, atRev: number): KeyAt | undefined {
+    return this.tree.get(key)?.get(atRev);
+  }
+
+  /**
+   * The keys live at `atRev` within the range, in key order, up to `limit` of them (0: no limit),
+   * and how many there are in all.
+   */
+  range(range: KeyRange, atRev: number, limit: number): { keys: IndexedKey[]; total: number } {
+    const keys: IndexedKey[] = [];
+    let total = 0;
+    this.visit(range, (ki) => {
+      const at = ki.get(atRev);
+      if (at === undefined) return;
+      total++;
+      if (limit <= 0 || keys.length < limit) keys.push({ key: ki.key, ...at });
+    });
+    return { keys, total };
+  }
+
+  /** How many keys of the range were live at atRev. */
+  count(range: KeyRange, atRev: number): number {
+    let total = 0;
+    this.visit(range, (ki) => {
+      if (ki.get(atRev) !== undefined) total++;
+    });
+    return total;
+  }
+
+  /** Compacts every key at atRev; returns the revisions at or below atRev that must stay. */
+  compact(atRev: number): RevisionSet {
+    const keep = new RevisionSet();
+    const emptied: string[] = [];
+    this.tree.forEach((ki, key) => {
+      ki.compact(atRev, keep);
+      if (ki.isEmpty()) emptied.push(key);
+    });
+    for (const key of emptied) this.tree.delete(key);
+    return keep;
+  }
+
+  /** The revisions a compaction at atRev would keep, changing nothing. */
+  keep(atRev: number): RevisionSet {
+    const keep = new RevisionSet();
+    this.tree.forEach((ki) => ki.keep(atRev, keep));
+    return keep;
+  }
+
+  private getOrCreate(key: string): KeyIndex {
+    let ki = this.tree.get(key);
+    if (ki === undefined) {
+      ki = new KeyIndex(key);
+      this.tree.set(key, ki);
+    }
+    return ki;
+  }
+
+  private visit(range: KeyRange, f: (ki: KeyIndex) => void): void {
+    if (range.end === undefined) {
+      const ki = this.tree.get(range.start);
+      if (ki !== undefined) f(ki);
+      return;
+    }
+    if (range.end !== '' && range.end <= range.start) return;
+    for (const [key, ki] of this.tree.entries(range.start)) {
+      if (range.end !== '' && key >= range.end) break;
+      f(ki);
+    }
+  }
+}
