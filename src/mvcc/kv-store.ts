@@ -114,6 +114,7 @@ export class KeyspaceStore {
   /** Physical compactions run one after the other. */
   private compacting: Promise<void> = Promise.resolve();
   private closed = false;
+  private writeListeners: ((result: WriteResult) => void)[] = [];
 
   private constructor(
     private readonly backend: Backend,
@@ -237,10 +238,23 @@ export class KeyspaceStore {
     return deleted;
   }
 
+  /**
+   * Calls `listener` after every write that changed something, with its revision and changes (the
+   * watchable store's feed). Returns a function that removes the listener.
+   */
+  onWrite(listener: (result: WriteResult) => void): () => void {
+    this.writeListeners.push(listener);
+    return () => {
+      this.writeListeners = this.writeListeners.filter((l) => l !== listener);
+    };
+  }
+
   /** @internal */
-  _end(changed: boolean): void {
+  _end(result: WriteResult): void {
     this.writing = false;
-    if (changed) this.currentRev++;
+    if (result.changes.length === 0) return;
+    this.currentRev++;
+    for (const listener of this.writeListeners) listener(result);
   }
 
   // ---- Compaction ---------------------------------------------------------------------------------
@@ -438,8 +452,9 @@ export class WriteTxn {
   end(): WriteResult {
     this.check();
     this.ended = true;
-    this.store._end(this.changes.length > 0);
-    return { rev: this.rev, changes: this.changes };
+    const result: WriteResult = { rev: this.rev, changes: this.changes };
+    this.store._end(result);
+    return result;
   }
 
   private check(): void {
