@@ -45,8 +45,9 @@ const RESTORE_CHUNK = 10_000;
 export interface KeyLeases {
   /** The lease the key is attached to, 0n for none. */
   leaseOf(key: Uint8Array): bigint;
-  attach(lease: bigint, key: Uint8Array): void;
-  detach(lease: bigint, key: Uint8Array): void;
+  /** Throws for an unknown lease. */
+  attach(lease: bigint, keys: readonly Uint8Array[]): void;
+  detach(lease: bigint, keys: readonly Uint8Array[]): void;
 }
 
 const NO_LEASES: KeyLeases = { leaseOf: () => 0n, attach: () => {}, detach: () => {} };
@@ -184,6 +185,16 @@ export class KeyspaceStore {
     return new WriteTxn(this, this.currentRev);
   }
 
+  /**
+   * Deletes these keys in one write (one revision): how a lease revocation removes its keys. Keys
+   * that are not live are skipped.
+   */
+  deleteKeys(keys: readonly Uint8Array[]): WriteResult {
+    const txn = this.write();
+    for (const key of keys) txn.deleteRange({ start: keyToString(key), end: undefined });
+    return txn.end();
+  }
+
   /** @internal */
   _read(range: KeyRange, options: RangeOptions, curRev: number): RangeResult {
     return this.rangeAt(range, options, curRev);
@@ -204,8 +215,8 @@ export class KeyspaceStore {
     };
     this.backend.batchTx.put('key', encodeRevisionKey(rev.main, rev.sub), KeyValue.encode(kv).finish());
     this.index.put(k, rev);
-    if (oldLease !== 0n && oldLease !== lease) this.leases.detach(oldLease, key);
-    if (lease !== 0n && lease !== oldLease) this.leases.attach(lease, key);
+    if (oldLease !== 0n && oldLease !== lease) this.leases.detach(oldLease, [key]);
+    if (lease !== 0n && lease !== oldLease) this.leases.attach(lease, [key]);
     return kv;
   }
 
@@ -232,7 +243,7 @@ export class KeyspaceStore {
       );
       assert(this.index.tombstone(key, at), `deleting key ${JSON.stringify(key)} that is not live`);
       const lease = this.leases.leaseOf(keyBytes);
-      if (lease !== 0n) this.leases.detach(lease, keyBytes);
+      if (lease !== 0n) this.leases.detach(lease, [keyBytes]);
       deleted.push({ ...tombstone, modRevision: BigInt(at.main) });
     }
     return deleted;
@@ -377,7 +388,7 @@ export class KeyspaceStore {
     if (this.currentRev < this.compactMainRev) this.currentRev = this.compactMainRev;
     for (const [k, lease] of [...keyLeases].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
       try {
-        this.leases.attach(lease, latin1(k));
+        this.leases.attach(lease, [latin1(k)]);
       } catch (e) {
         this.logger.warn(
           `keyspace: key ${JSON.stringify(k)} refers to unknown lease ${lease.toString(16)}: ${String(e)}`,

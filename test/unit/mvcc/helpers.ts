@@ -17,8 +17,8 @@ export interface Opened {
 
 export interface KeyspaceFixture {
   readonly dir: string;
-  /** Opens (or reopens) the keyspace at the fixture's path. */
-  open(options?: KeyspaceOptions): Opened;
+  /** Opens (or reopens) the keyspace at the fixture's path; options may depend on the backend. */
+  open(options?: KeyspaceOptions | ((backend: Backend) => KeyspaceOptions)): Opened;
   /** Commits and closes what is open, like a clean shutdown. */
   close(): Promise<void>;
 }
@@ -46,10 +46,11 @@ export function keyspaceFixture(
     open(options = {}) {
       if (current !== undefined) throw new Error('fixture: already open');
       const backend = Backend.open(join(dir, name), { logger: { warn: () => {} } });
+      const extra = typeof options === 'function' ? options(backend) : options;
       const store = KeyspaceStore.open(backend, {
         logger: { warn: () => {} },
         compactionPauseMs: 0,
-        ...options,
+        ...extra,
       });
       current = { backend, store };
       return current;
