@@ -4,6 +4,7 @@
 // state and the same response on every member. Responses carry only header.revision; the server
 // fills in the rest of the header.
 
+import { assert } from '../raft/assert.js';
 import {
   Compare_CompareResult,
   Compare_CompareTarget,
@@ -74,6 +75,8 @@ export class KvApplier {
   }
 
   put(r: PutRequest): Applied<PutResponse> {
+    // A plain put checks its lease before the key ignore_* needs (in a txn it is the other way round).
+    if (r.lease !== 0n && !this.leaseExists(r.lease)) throw errLeaseNotFound();
     const txn = this.store.write();
     try {
       const response = this.putIn(txn, r);
@@ -103,14 +106,23 @@ export class KvApplier {
     try {
       const path = comparePath(txn, r);
       // Every check that could fail happens before the first change, so a txn is all or nothing.
-      this.checkPuts(txn, r, path);
+      const puts: PutCheck = { fromKeyDeletes: [], keyGone: false };
+      this.checkPuts(txn, r, path, puts);
       this.checkRanges(txn, r, path);
+      // etcd 3.4 passes its checks here and then panics applying the put; we refuse the txn instead.
+      if (puts.keyGone) throw errKeyNotFound();
       const response = this.applyTxn(txn, r, path);
       result = txn.end();
       response.header = header(result.rev);
       return { response, write: result };
     } finally {
-      if (result === undefined) txn.end();
+      if (result === undefined) {
+        // Every refusal comes before the first change; a failure after one cannot be undone (the
+        // changes are in the index and the backend batch), so stop rather than diverge, as etcd does.
+        const partial = txn.changed;
+        txn.end();
+        assert(!partial, 'keyspace: a txn failed after it had changed the keyspace');
+      }
     }
   }
 
@@ -226,19 +238,32 @@ export class KvApplier {
     return { header: undefined, succeeded: path.succeeded, responses };
   }
 
-  /** Puts in the chosen branches: leases must exist, ignore_* needs the key (before any change). */
-  private checkPuts(view: View | WriteTxn, r: TxnRequest, path: TxnPath): void {
+  /**
+   * Puts in the chosen branches, in apply order: leases must exist, ignore_* needs the key (checked
+   * before any change, as etcd does). Also notes an ignore_* put of a key that an earlier "from key"
+   * delete (range_end "\0") of the same txn removes: etcd's duplicate-key check sees such a delete as
+   * an empty interval, so the txn gets through, and the put would find no key mid-apply.
+   */
+  private checkPuts(view: View | WriteTxn, r: TxnRequest, path: TxnPath, state: PutCheck): void {
     let nested = 0;
     for (const op of path.succeeded ? r.success : r.failure) {
       const req = op.request;
       if (req?.$case === 'requestTxn') {
-        this.checkPuts(view, req.value, path.nested[nested++]);
+        this.checkPuts(view, req.value, path.nested[nested++], state);
+        continue;
+      }
+      if (req?.$case === 'requestDeleteRange') {
+        if (keyRange(req.value.key, req.value.rangeEnd).end === '') {
+          state.fromKeyDeletes.push(keyToString(req.value.key));
+        }
         continue;
       }
       if (req?.$case !== 'requestPut') continue;
       const p = req.value;
       if (p.ignoreValue || p.ignoreLease) {
         if (view.range(keyRange(p.key, EMPTY), {}).kvs.length === 0) throw errKeyNotFound();
+        const key = keyToString(p.key);
+        if (state.fromKeyDeletes.some((start) => key >= start)) state.keyGone = true;
       }
       if (p.lease !== 0n && !this.leaseExists(p.lease)) throw errLeaseNotFound();
     }
@@ -259,6 +284,14 @@ export class KvApplier {
       if (rev < this.store.compactRevision) throw errCompacted();
     }
   }
+}
+
+/** What checkPuts learns walking a txn's puts in apply order. */
+interface PutCheck {
+  /** Start keys of the "from key" deletes met so far. */
+  readonly fromKeyDeletes: string[];
+  /** An ignore_value/ignore_lease put whose key an earlier delete of the txn removes. */
+  keyGone: boolean;
 }
 
 /** The outcome of a txn's compares, and of the nested txns in the branch taken, in order. */

@@ -314,11 +314,12 @@ export class KeyspaceStore {
     // Unlike a read, hashing exactly at the compact revision is refused (as etcd does).
     if (rev > 0 && rev <= this.compactMainRev) throw errCompacted();
     if (rev > this.currentRev) throw errFutureRevision();
-    const at = rev <= 0 ? this.currentRev : rev;
+    // Only 0 means the current revision; a negative one hashes nothing, as in etcd.
+    const at = rev === 0 ? this.currentRev : rev;
     const compactRev = this.compactMainRev;
     const keep = this.index.keep(at);
     let hash = crc32c(KEY_BUCKET_NAME);
-    const end = encodeRevisionKey(at + 1, 0);
+    const end = encodeRevisionKey(Math.max(at + 1, 0), 0);
     this.forEachChunk('key', new Uint8Array(0), end, (key, value) => {
       const r = decodeRevisionKey(key);
       // Revisions a finished compaction would have removed do not count.
