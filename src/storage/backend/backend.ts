@@ -20,7 +20,8 @@
 //
 // BACKUP copies the committed state (after committing the buffer) to a new single file with LMDB's
 // own copy (mdb_env_copy2), which reads inside one LMDB read transaction, so the copy is a
-// consistent point in time while commits go on.
+// consistent point in time while commits go on. The copy is made under a temporary name and linked
+// to the target only once complete and synced.
 //
 // DEFRAGMENT (etcd's Defrag) rewrites the file without its free pages, in steps:
 //   1. a compacting copy to `db.tmp.<random>`, while commits go on (their batches are recorded);
@@ -38,11 +39,17 @@
 // FAILURE. A failed LMDB commit leaves buffered writes that reads have already seen but that will
 // never be durable; like etcd (which panics), the backend then refuses every further write and
 // commit, and reports the error once to `onCommitError` (default: rethrown from a setImmediate, which
-// ends the process).
+// ends the process). The same holds when defragment cannot sync the directory after its rename:
+// the swap may not survive a crash, which would bring back the old file without later commits.
+//
+// DURABLE NAMES. Directories the backend creates, the db file and backup copies are made durable in
+// their parent directory (fsync of the directory), not only in content.
 
 import {
   closeSync,
+  existsSync,
   fsyncSync,
+  linkSync,
   openSync,
   readdirSync,
   renameSync,
@@ -143,17 +150,41 @@ function openBuckets(env: Env): BucketDbs {
 
 /** Applies layers (oldest first; later writes win) in ONE LMDB transaction and waits until durable. */
 async function writeLayers(env: Env, dbs: BucketDbs, batches: readonly (readonly Layer[])[]): Promise<void> {
-  await env.batch(() => {
-    for (const layers of batches) {
-      for (const layer of layers) {
-        for (const [bucket, w] of layer.entries()) {
-          if (w.value === null) void dbs[bucket].remove(w.key);
-          else void dbs[bucket].put(w.key, w.value);
+  try {
+    await env.batch(() => {
+      for (const layers of batches) {
+        for (const layer of layers) {
+          for (const [bucket, w] of layer.entries()) {
+            if (w.value === null) void dbs[bucket].remove(w.key);
+            else void dbs[bucket].put(w.key, w.value);
+          }
         }
       }
-    }
-  });
+    });
+  } catch (e) {
+    // A long batch makes lmdb-js start the transaction early, under a commit promise of its own that
+    // fails with the batch; `committed` still holds it. Handle it now, or it ends the process.
+    void env.committed.then(undefined, () => {});
+    throw await commitCause(e);
+  }
   await env.flushed;
+}
+
+/**
+ * lmdb-js rejects the writes of a failed commit with "Commit failed (see commitError for details)"
+ * and rejects a second promise, `error.commitError`, with LMDB's error. Nothing else handles that
+ * one: unhandled, it would end the process whatever onCommitError says. This handles it and returns
+ * the real error (both are rejected in the same callback, before any of our code runs; should that
+ * ever change, the generic error is returned after a macrotask instead of waiting).
+ */
+async function commitCause(e: unknown): Promise<unknown> {
+  const commitError: unknown = e instanceof Error ? (e as { commitError?: unknown }).commitError : undefined;
+  if (!(commitError instanceof Promise)) return e;
+  const settled = commitError.then(
+    () => e,
+    (cause: unknown) => cause,
+  );
+  return Promise.race([settled, new Promise<unknown>((resolve) => setImmediate(() => resolve(e)))]);
 }
 
 function fsyncPathSync(path: string): void {
@@ -162,6 +193,16 @@ function fsyncPathSync(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** mkdir -p `dir`, fsyncing the parent of every directory it creates. */
+function mkdirDurable(dir: string): void {
+  const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined) return;
+  for (let d = dir; ; d = dirname(d)) {
+    fsyncPathSync(dirname(d));
+    if (d === first || dirname(d) === d) break;
   }
 }
 
@@ -272,9 +313,11 @@ export class Backend {
     if (!(interval > 0) || !(this.batchLimit > 0)) {
       throw new RangeError('backend: batchInterval and batchLimit must be positive');
     }
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    mkdirDurable(dirname(path));
     this.removeOrphanedTempFiles();
+    const created = !existsSync(path);
     this.gen = new Generation(path);
+    if (created) fsyncPathSync(dirname(path)); // the new file's name, durable before any commit counts
     this.batchTx = new BatchTx(this);
     this.timer = setInterval(() => this.autoCommit(), interval);
     this.timer.unref();
@@ -377,10 +420,10 @@ export class Backend {
     this.options.onCommit?.({ ops: taken.ops, durationMs: performance.now() - started });
   }
 
-  private fail(e: unknown): BackendError {
+  private fail(e: unknown, what = 'commit failed'): BackendError {
     if (this.failure === undefined) {
       const msg = e instanceof Error ? e.message : String(e);
-      this.failure = new BackendError(`backend: commit failed: ${msg}`, { cause: e });
+      this.failure = new BackendError(`backend: ${what}: ${msg}`, { cause: e });
       (this.options.onCommitError ?? crashOnCommitError)(this.failure);
     }
     return this.failure;
@@ -460,20 +503,30 @@ export class Backend {
 
   /**
    * Commits the buffer, then copies the committed state to a new file at `target` (which must not
-   * exist), optionally compacted, and fsyncs it. The copy is one consistent LMDB snapshot even while
-   * commits continue, and opens as a backend.
+   * exist), optionally compacted. The copy is one consistent LMDB snapshot even while commits
+   * continue, and opens as a backend. It is written as `<target>.tmp.<random>`, fsynced, and only then
+   * linked to `target` (which never names a partial copy, and is never overwritten) and its
+   * directory fsynced; on failure the temporary file is removed.
    */
   async backup(target: string, options: { readonly compact?: boolean } = {}): Promise<void> {
     if (this.closing) throw new BackendError('backend: closed');
+    if (existsSync(target)) throw new BackendError(`backend: backup target ${target} already exists`);
     await this.commit();
-    const gen = this.gen;
-    gen.users++;
+    mkdirDurable(dirname(target));
+    const tmp = `${target}.tmp.${randomBytes(6).toString('hex')}`;
     try {
-      await gen.env.backup(target, options.compact === true);
+      const gen = this.gen;
+      gen.users++;
+      try {
+        await gen.env.backup(tmp, options.compact === true);
+      } finally {
+        gen.release();
+      }
+      await fsyncPath(tmp);
+      linkSync(tmp, target); // fails if target appeared meanwhile
     } finally {
-      gen.release();
+      rmSync(tmp, { force: true });
     }
-    await fsyncPath(target);
     await fsyncPath(dirname(target));
   }
 
@@ -498,6 +551,8 @@ export class Backend {
     const tmp = `${this.path}.tmp.${randomBytes(6).toString('hex')}`;
     const old = this.gen;
     let copy: Generation | undefined;
+    let swapped = false;
+    let swapError: { readonly error: unknown } | undefined;
     // 1. Record every commit from now on. A commit that has already taken its batch is waited for,
     //    so no batch can fall between the copy and the record.
     for (let w = this.writing; w !== undefined; w = this.writing) await w.catch(() => {});
@@ -517,19 +572,29 @@ export class Backend {
         // 3. Durable, then atomically in place of the old file.
         await fsyncPath(tmp);
         renameSync(tmp, this.path);
-        fsyncPathSync(dirname(this.path));
-        // 4. The copy is live: commits resume on it, new reads go to it.
+        // 4. The copy is live: commits resume on it, new reads go to it. From the rename on, `db` IS
+        //    the copy, so this must happen whatever follows: commits to the old environment would go
+        //    to a file that no longer has a name.
         this.gen = copy;
+        swapped = true;
+        try {
+          fsyncPathSync(dirname(this.path));
+        } catch (e) {
+          throw this.fail(e, 'defragment could not sync the directory after replacing the file');
+        }
       } finally {
         this.gate = undefined;
         openGate();
       }
     } catch (e) {
       this.replay = undefined;
-      if (copy !== undefined && this.gen !== copy) await copy.close().catch(() => {});
-      rmSync(tmp, { force: true });
-      rmSync(`${tmp}-lock`, { force: true });
-      throw e;
+      if (!swapped) {
+        if (copy !== undefined) await copy.close().catch(() => {});
+        rmSync(tmp, { force: true });
+        rmSync(`${tmp}-lock`, { force: true });
+        throw e;
+      }
+      swapError = { error: e };
     }
     // 5. Retire the old environment once nothing uses it.
     try {
@@ -537,6 +602,7 @@ export class Backend {
     } catch (e) {
       this.logger.warn(`backend: closing the pre-defragment environment failed: ${String(e)}`);
     }
+    if (swapError !== undefined) throw swapError.error;
     return { sizeBefore, sizeAfter: this.size(), durationMs: performance.now() - started };
   }
 

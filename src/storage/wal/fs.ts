@@ -17,7 +17,7 @@ export interface WalFile {
   /** Makes the file's written data durable (fdatasync). */
   datasync(): void | Promise<void>;
   /** Makes data and metadata durable (fsync). */
-  sync(): void;
+  sync(): void | Promise<void>;
   truncate(length: number): void;
   close(): void;
 }
@@ -50,7 +50,7 @@ export interface WalFs {
   /** Copies `from` to a new file `to` and makes the copy durable. */
   copyFile(from: string, to: string): void;
   /** fsync of a directory: makes creations, renames and removals in it durable. */
-  syncDir(dir: string): void;
+  syncDir(dir: string): void | Promise<void>;
   /** Takes the exclusive lock of a WAL directory; throws WalLockedError if someone holds it. */
   lock(dir: string): LockHandle;
 }
@@ -58,9 +58,10 @@ export interface WalFs {
 export type { LockHandle } from './lock.js';
 
 /**
- * How NodeWalFs writes and syncs the WAL: 'async' (the default) runs fs.write and fs.fdatasync on
- * libuv's thread pool; 'sync' blocks the event loop in fs.writeSync and fs.fdatasyncSync (lower latency
- * per save on an idle loop, much worse under load). See docs/storage.md for the measurements.
+ * How NodeWalFs writes and syncs the WAL: 'async' (the default) runs fs.write, fs.fdatasync and the
+ * fsyncs of a segment cut or purge (file and directory) on libuv's thread pool; 'sync' blocks the event
+ * loop in fs.writeSync, fs.fdatasyncSync and fs.fsyncSync (lower latency per save on an idle loop, much
+ * worse under load). See docs/storage.md for the measurements.
  */
 export type IoMode = 'sync' | 'async';
 
@@ -129,7 +130,12 @@ class NodeWalFile implements WalFile {
     fs.fdatasyncSync(this.fd);
   }
 
-  sync(): void {
+  sync(): void | Promise<void> {
+    if (this.io === 'async') {
+      return new Promise<void>((resolve, reject) =>
+        fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())),
+      );
+    }
     fs.fsyncSync(this.fd);
   }
 
@@ -217,7 +223,8 @@ export class NodeWalFs implements WalFs {
     }
   }
 
-  syncDir(dir: string): void {
+  syncDir(dir: string): void | Promise<void> {
+    if (this.io === 'async') return syncDirAsync(dir);
     const fd = fs.openSync(dir, 'r');
     try {
       fs.fsyncSync(fd);
@@ -228,6 +235,15 @@ export class NodeWalFs implements WalFs {
 
   lock(dir: string): LockHandle {
     return acquireLockFile(path.join(dir, LOCK_FILE_NAME), dir);
+  }
+}
+
+async function syncDirAsync(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

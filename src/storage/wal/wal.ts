@@ -179,19 +179,38 @@ async function zeroToEnd(file: WalFile, from: number): Promise<boolean> {
   return dirty;
 }
 
-/** etcd's wal.Repair: keep a copy as `<file>.broken`, truncate at the torn record, fsync. */
-function repair(fs: WalFs, dir: string, torn: TornTail): RepairReport {
+/**
+ * etcd's wal.Repair: keep a copy as `<file>.broken`, truncate at the torn record, fsync. The copy (its
+ * content and its name) is durable before the original is cut, so a crash during the repair never
+ * leaves the torn bytes nowhere.
+ */
+async function repair(fs: WalFs, dir: string, torn: TornTail): Promise<RepairReport> {
   const broken = `${torn.file}.broken`;
   fs.copyFile(torn.file, broken);
+  await fs.syncDir(dir);
   const f = fs.open(torn.file, 'rw');
   try {
     f.truncate(torn.offset);
-    f.sync();
+    await f.sync();
   } finally {
     f.close();
   }
-  fs.syncDir(dir);
   return { file: torn.file, broken, offset: torn.offset, reason: torn.reason };
+}
+
+/**
+ * mkdir -p `dir`, making each directory it creates durable: its parent is fsynced after it. Without
+ * this a power cut could take a freshly created `<data-dir>/member` away with everything in it.
+ */
+async function mkdirpDurable(fs: WalFs, dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; !fs.exists(d); d = path.dirname(d)) {
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  if (missing.length === 0) return;
+  fs.mkdirp(dir);
+  for (let i = missing.length - 1; i >= 0; i--) await fs.syncDir(path.dirname(missing[i]));
 }
 
 function removeStalePipelineFiles(fs: WalFs, dir: string): void {
@@ -269,8 +288,9 @@ export class Wal {
 
   /**
    * Creates a new WAL in `dir`: built in `<dir>.tmp` (a crc record, the metadata record and the
-   * snapshot record {0, 0}, synced), renamed into place, parent directory synced. Fails with
-   * WalExistsError if `dir` already holds segments.
+   * snapshot record {0, 0}, synced), renamed into place, parent directory synced (missing ancestors
+   * are created durably first). Fails with WalExistsError if `dir` already holds segments; a failure
+   * before the rename removes `<dir>.tmp`.
    */
   static async create(dir: string, metadata: WalMetadata, options: WalOptions = {}): Promise<Wal> {
     const fs = options.fs ?? new NodeWalFs();
@@ -284,10 +304,12 @@ export class Wal {
     }
     const tmpDir = `${dir}.tmp`;
     if (fs.exists(tmpDir)) fs.removeAll(tmpDir);
-    fs.mkdirp(tmpDir);
+    await mkdirpDurable(fs, path.dirname(dir));
+    fs.mkdirp(tmpDir); // made durable by the rename below and the sync of its parent
     const lock = fs.lock(tmpDir);
     const seg: SegmentName = { name: walName(0, 0), seq: 0, index: 0 };
     let file: WalFile | undefined;
+    let renamed = false;
     try {
       file = fs.open(path.join(tmpDir, seg.name), 'create');
       await fs.preallocate(file, segmentBytes);
@@ -300,11 +322,12 @@ export class Wal {
       if (w !== undefined) await w;
       const s = file.datasync();
       if (s !== undefined) await s;
-      fs.syncDir(tmpDir); // the segment's name must travel with the directory
+      await fs.syncDir(tmpDir); // the segment's name must travel with the directory
       if (fs.exists(dir)) fs.removeAll(dir); // an empty directory (checked above)
       fs.rename(tmpDir, dir);
+      renamed = true;
       lock.relocate(dir);
-      fs.syncDir(path.dirname(dir));
+      await fs.syncDir(path.dirname(dir));
       return new Wal(
         fs,
         dir,
@@ -325,6 +348,13 @@ export class Wal {
     } catch (e) {
       file?.close();
       lock.release();
+      if (!renamed) {
+        try {
+          fs.removeAll(tmpDir); // a half-built WAL (and its 64 MB segment) is of no use to anyone
+        } catch {
+          // the next create removes it
+        }
+      }
       throw e;
     }
   }
@@ -350,7 +380,7 @@ export class Wal {
       let scan = scanSegments(fs, dir, segments, at);
       let repaired: RepairReport | undefined;
       if (scan.torn !== undefined) {
-        repaired = repair(fs, dir, scan.torn); // at most once, like etcd
+        repaired = await repair(fs, dir, scan.torn); // at most once, like etcd
         scan = scanSegments(fs, dir, segments, at);
         const torn = scan.torn;
         if (torn !== undefined) {
@@ -474,7 +504,7 @@ export class Wal {
    * still holds (etcd's purge of *.wal). Returns the deleted names.
    */
   purge(maxWals: number = DEFAULT_MAX_WALS): Promise<string[]> {
-    return this.enqueue(() => {
+    return this.enqueue(async () => {
       if (!Number.isSafeInteger(maxWals) || maxWals < 1) throw new RangeError('maxWals must be >= 1');
       const names = listSegments(this.fs, this.dir);
       const heldNames = new Set(this.held.map((s) => s.name));
@@ -484,7 +514,7 @@ export class Wal {
         this.fs.unlink(path.join(this.dir, oldest.name));
         deleted.push(oldest.name);
       }
-      if (deleted.length > 0) this.fs.syncDir(this.dir);
+      if (deleted.length > 0) await this.fs.syncDir(this.dir);
       return deleted;
     });
   }
@@ -581,7 +611,7 @@ export class Wal {
   private async cut(): Promise<void> {
     const old = this.tail;
     old.file.truncate(this.offset);
-    old.file.sync();
+    await old.file.sync();
     const next = await this.pipeline.take();
     const seq = old.seg.seq + 1;
     const seg: SegmentName = { name: walName(seq, this.enti + 1), seq, index: this.enti + 1 };
@@ -595,7 +625,7 @@ export class Wal {
     if (s !== undefined) await s;
     const final = path.join(this.dir, seg.name);
     this.fs.rename(next.path, final);
-    this.fs.syncDir(this.dir);
+    await this.fs.syncDir(this.dir);
     old.file.close();
     this.tail = { seg, file: next.file };
     this.offset = head.byteLength;

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import fs, { existsSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { open as openLmdb } from 'lmdb';
@@ -18,6 +19,7 @@ import {
   type CommitInfo,
   type ReadTx,
 } from '../../../../src/storage/backend/index.js';
+import type { Report } from './commit-fail-child.js';
 
 // ---- Helpers ------------------------------------------------------------------------------------
 
@@ -570,3 +572,178 @@ test('an orphaned defragment temp file is removed at open', async (t) => {
   assert.deepEqual(readdirSync(join(ctx.dir, 'member', 'snap')).sort(), ['db', 'db-lock']);
   await again.close();
 });
+
+// ---- Durability of names, and failures ------------------------------------------------------------
+
+/**
+ * Runs `fn` with node:fs's fsyncSync replaced (for the backend's ES module import too), to see which
+ * files and directories are fsynced, or to make one fsync fail. Linux: the path of an fd comes from /proc.
+ */
+async function withFsyncSync<T>(
+  replacement: (fd: number, path: string, original: (fd: number) => void) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const original = fs.fsyncSync;
+  fs.fsyncSync = (fd: number): void => replacement(fd, readlinkSync(`/proc/self/fd/${fd}`), original);
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    fs.fsyncSync = original;
+    syncBuiltinESMExports();
+  }
+}
+
+test('open makes a new db file and the directories it creates durable (fsync of their parents)', async (t) => {
+  const ctx = setup(t);
+  const synced: { path: string; dbExists: boolean }[] = [];
+  await withFsyncSync(
+    (fd, path, original) => {
+      synced.push({ path, dbExists: existsSync(ctx.path) });
+      original(fd);
+    },
+    async () => void ctx.open(),
+  );
+  const root = realpathSync(ctx.dir);
+  const paths = synced.map((x) => x.path);
+  assert.ok(paths.includes(root), `the data dir, which got member/: ${paths.join(', ')}`);
+  assert.ok(paths.includes(join(root, 'member')), 'member/, which got snap/');
+  assert.ok(
+    synced.some((x) => x.path === join(root, 'member', 'snap') && x.dbExists),
+    'snap/, after db was created in it',
+  );
+});
+
+test('defragment: if the directory cannot be synced after the swap, writes are refused, never lost', async (t) => {
+  const ctx = setup(t);
+  const errors: BackendError[] = [];
+  const be = ctx.open({ batchInterval: 3_600_000, onCommitError: (e) => errors.push(e) });
+  be.batchTx.put('key', b('before'), b('1'));
+  be.batchTx.setConsistentIndex(1, 1);
+  await be.commit();
+  const snapDir = realpathSync(dirname(ctx.path));
+  await withFsyncSync(
+    (fd, path, original) => {
+      if (path !== snapDir) return original(fd);
+      const e: NodeJS.ErrnoException = new Error('EIO: i/o error, fsync (simulated)');
+      e.code = 'EIO';
+      throw e;
+    },
+    () => assert.rejects(be.defragment(), /EIO/),
+  );
+  // `db` is now the copy. A write must be refused, or else survive a reopen.
+  let acknowledged = false;
+  try {
+    be.batchTx.put('key', b('after'), b('2'));
+    be.batchTx.setConsistentIndex(2, 1);
+    await be.commit();
+    acknowledged = true;
+  } catch (e) {
+    assert.ok(e instanceof BackendError, String(e));
+  }
+  await be.close();
+  const again = ctx.open();
+  assert.equal(str(again.get('key', b('before'))), '1');
+  if (acknowledged) assert.equal(str(again.get('key', b('after'))), '2', 'an acknowledged commit was lost');
+  assert.equal(acknowledged, false, 'writes are refused once the swap may not be durable');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].message, /defragment .*EIO/);
+  assert.deepEqual(readdirSync(dirname(ctx.path)).sort(), ['db', 'db-lock']);
+});
+
+const FAIL_CHILD = fileURLToPath(new URL('./commit-fail-child.js', import.meta.url));
+
+/**
+ * Runs commit-fail-child.js under a file size limit of 2048 blocks (1 MiB with dash's 512-byte
+ * blocks, 2 MiB with bash's 1 KiB ones; the child reads the real value from /proc/self/limits).
+ */
+async function runLimited(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(
+    '/bin/sh',
+    ['-c', 'ulimit -f 2048 && exec "$0" "$@"', process.execPath, FAIL_CHILD, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const timeout = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
+  clearTimeout(timeout);
+  return { code, stdout, stderr };
+}
+
+function reportOf(run: { code: number | null; stdout: string; stderr: string }): Report {
+  assert.equal(run.code, 0, `the child failed (an unhandled rejection ends it with 1):\n${run.stderr}`);
+  return JSON.parse(run.stdout) as Report;
+}
+
+/** After the failed commit of round 2: round 1 and its index are on disk, nothing of round 2. */
+async function checkOnlyRoundOne(ctx: Ctx, path: string): Promise<void> {
+  const be = ctx.open({}, path);
+  assert.deepEqual(be.consistentIndex(), { index: 1, term: 1 });
+  assert.equal(keyCount(be), 10);
+  assert.equal(be.get('key', b('2/0')), undefined);
+  await be.close();
+}
+
+for (const mode of ['awaited', 'timer'] as const) {
+  test(`a commit that really fails (file size limit, ${mode}): reported once, every later write and commit refused`, async (t) => {
+    const ctx = setup(t);
+    const path = join(ctx.dir, mode, 'db');
+    const r = reportOf(await runLimited([path, mode]));
+    assert.ok(r.limitBytes >= 512 * 1024 && r.limitBytes <= 2 * 1024 * 1024, `limit ${r.limitBytes}`);
+    assert.equal(r.reported.length, 1, 'onCommitError is called exactly once');
+    assert.match(r.reported[0].message, /^backend: commit failed: /);
+    // The real cause, not lmdb-js' "Commit failed (see commitError for details)".
+    assert.doesNotMatch(r.reported[0].message, /see commitError/);
+    assert.match(r.reported[0].cause, /Input\/output error|File too large/);
+    if (mode === 'awaited') {
+      assert.equal(r.commitRejected, r.reported[0].message, 'the failing commit() rejects with it');
+      assert.equal(r.queuedRejected, r.reported[0].message, 'so does the commit() queued behind it');
+    }
+    assert.equal(r.sameErrorEverywhere, true, 'one error object, reported and thrown everywhere');
+    assert.deepEqual(r.refused, {
+      put: true,
+      commit: true,
+      forceCommit: true,
+      defragment: true,
+      backup: true,
+    });
+    assert.equal(r.readAfterFailure, '100', 'reads still work');
+    await checkOnlyRoundOne(ctx, path);
+  });
+}
+
+test('a commit that really fails, with the default onCommitError: the process ends with the error', async (t) => {
+  const ctx = setup(t);
+  const path = join(ctx.dir, 'default', 'db');
+  const run = await runLimited([path, 'default']);
+  assert.notEqual(run.code, 0);
+  assert.equal(run.stdout, '');
+  assert.match(run.stderr, /BackendError: backend: commit failed: /);
+  assert.doesNotMatch(run.stderr, /survived/);
+  await checkOnlyRoundOne(ctx, path);
+});
+
+test('a backup that fails half way (file size limit) leaves no file at the target', async (t) => {
+  const ctx = setup(t);
+  const path = join(ctx.dir, 'big', 'db');
+  const be = ctx.open({ batchInterval: 3_600_000 }, path);
+  for (let i = 0; i < 1500; i++) be.batchTx.put('key', b(`k${i}`), new Uint8Array(4096).fill(i % 251));
+  await be.close();
+  const target = join(ctx.dir, 'backup', 'db');
+  const r = reportOf(await runLimited([path, 'backup', target]));
+  assert.ok(r.backupRejected !== undefined, 'the backup failed');
+  assert.ok(statSize(path) > r.limitBytes, 'the db is bigger than the limit');
+  assert.equal(existsSync(target), false, 'no partial copy under the target name');
+  assert.deepEqual(readdirSync(dirname(target)), [], 'no temporary file either');
+});
+
+function statSize(path: string): number {
+  return fs.statSync(path).size;
+}

@@ -26,6 +26,7 @@ import {
   decodeRecord,
   type WalRecord,
 } from '../../../../src/storage/wal/record.js';
+import { NodeWalFs } from '../../../../src/storage/wal/fs.js';
 import { parseWalName, walName } from '../../../../src/storage/wal/segment.js';
 import { Wal } from '../../../../src/storage/wal/wal.js';
 import { METADATA, Model, entries, entry, hs, plain, withTmpDir } from './helpers.js';
@@ -394,6 +395,49 @@ describe('WAL segments', () => {
     await wal.purge();
     assert.equal(walFiles(m).length, 5);
     await wal.close();
+  });
+});
+
+/** Records the names of node:fs's blocking calls `names` while installed; returns the uninstaller. */
+function recordCalls(names: readonly string[], calls: string[]): () => void {
+  const mutable = fs as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originals = names.map((name) => [name, mutable[name]] as const);
+  for (const [name, original] of originals) {
+    mutable[name] = function (this: unknown, ...args: unknown[]): unknown {
+      calls.push(name);
+      return original.apply(this, args);
+    };
+  }
+  return () => {
+    for (const [name, original] of originals) mutable[name] = original;
+  };
+}
+
+describe('WAL I/O mode', () => {
+  test('with thread-pool I/O nothing blocks the event loop on the disk: not saves, not cuts, not purge', async () => {
+    await withTmpDir(async (tmp) => {
+      const dir = path.join(tmp, 'wal');
+      const segmentBytes = 16 * 1024;
+      const wal = await Wal.create(dir, METADATA, { fs: new NodeWalFs({ io: 'async' }), segmentBytes });
+      const blocking: string[] = [];
+      const uninstall = recordCalls(['fsyncSync', 'fdatasyncSync', 'writeSync'], blocking);
+      let deleted: string[];
+      try {
+        for (let i = 1; i <= 200; i++) await wal.save(hs(1, 1n, i - 1), [entry(i, 1, 400)]);
+        await wal.saveSnapshot({ index: 200, term: 1 });
+        await wal.releaseLockTo(200);
+        deleted = await wal.purge(2);
+      } finally {
+        uninstall();
+      }
+      assert.ok(parseWalName(wal.position.segment)!.seq >= 4, `cut ${wal.position.segment}`);
+      assert.ok(deleted.length >= 2, `purged ${deleted.join(', ')}`);
+      assert.deepEqual(blocking, [], 'blocking calls on the event loop');
+      await wal.close();
+      const again = await Wal.open(dir, { index: 200, term: 1 }, { segmentBytes });
+      assert.deepEqual(again.readAll().hardState, hs(1, 1n, 199));
+      await again.close();
+    });
   });
 });
 
