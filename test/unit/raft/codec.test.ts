@@ -109,7 +109,12 @@ test('golden: ConfChange', () => {
   assert.equal(toHex(encodeConfChange(cc)), golden.replace(/\s/g, ''));
   assert.deepEqual(decodeConfChange(hex(golden)), cc);
   // The proposer's request ID travels in field 1 and comes back (absent when zero).
-  const withId: ConfChange = { id: 0x1234_5678_9abc_def0n, type: 'removeNode', nodeId: 3n, context: ascii('') };
+  const withId: ConfChange = {
+    id: 0x1234_5678_9abc_def0n,
+    type: 'removeNode',
+    nodeId: 3n,
+    context: ascii(''),
+  };
   const encoded = encodeConfChange(withId);
   assert.equal(toHex(encoded), '08 f0 bd f3 d5 89 cf 95 9a 12 10 01 18 03'.replace(/\s/g, ''));
   assert.deepEqual(decodeConfChange(encoded), withId);
