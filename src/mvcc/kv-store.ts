@@ -475,7 +475,7 @@ export class WriteTxn {
 }
 
 /** The smallest key after `key` in byte order. */
-function successor(key: Uint8Array): Uint8Array {
+export function successor(key: Uint8Array): Uint8Array {
   const next = new Uint8Array(key.byteLength + 1);
   next.set(key);
   return next;

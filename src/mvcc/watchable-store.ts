@@ -12,7 +12,7 @@
 import { Event, Event_EventType, KeyValue } from '../proto/mvccpb/kv.js';
 import { decodeRevisionKey, encodeRevisionKey, REVISION_KEY_LENGTH } from '../storage/backend/revision.js';
 import type { Backend } from '../storage/backend/index.js';
-import type { KeyspaceStore, WriteResult } from './kv-store.js';
+import { successor, type KeyspaceStore, type WriteResult } from './kv-store.js';
 import { keyToString, type KeyRange } from './tree-index.js';
 
 /** What a watcher delivers to its stream. */
@@ -248,9 +248,9 @@ export class WatchableStore {
     if (rows.length === this.batchLimit) {
       // Complete the last revision read, so no revision is split between batches.
       const last = decodeRevisionKey(rows[rows.length - 1].key).main;
-      const afterLast = new Uint8Array(rows[rows.length - 1].key.byteLength + 1);
-      afterLast.set(rows[rows.length - 1].key);
-      rows.push(...this.backend.range('key', afterLast, encodeRevisionKey(last + 1, 0)));
+      rows.push(
+        ...this.backend.range('key', successor(rows[rows.length - 1].key), encodeRevisionKey(last + 1, 0)),
+      );
       upTo = last;
     }
     const events = rows.map(({ key, value }) => rowToEvent(key, value));
