@@ -10,7 +10,7 @@ mkdir -p "$out"
 protoc \
   --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
   --ts_proto_out="$out" \
-  --ts_proto_opt=forceLong=bigint,esModuleInterop=true,importSuffix=.js,outputServices=false,oneof=unions-value,useOptionals=none,outputJsonMethods=true,outputPartialMethods=true,useExactTypes=false,env=both,useReadonlyTypes=false \
+  --ts_proto_opt=forceLong=bigint,esModuleInterop=true,importSuffix=.js,outputServices=grpc-js,oneof=unions-value,useOptionals=none,outputJsonMethods=true,outputPartialMethods=true,useExactTypes=false,env=both,useReadonlyTypes=false \
   --proto_path=proto \
   $(find proto -name '*.proto' | sort)
 npx prettier --log-level warn --write "$out"

@@ -6,6 +6,22 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client,
+  type ClientDuplexStream,
+  type ClientOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type handleBidiStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { Permission, UserAddOptions } from '../authpb/auth.js';
 import { Event, KeyValue } from '../mvccpb/kv.js';
 
@@ -9997,6 +10013,1178 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
         : undefined;
     return message;
   },
+};
+
+export type KVService = typeof KVService;
+export const KVService = {
+  range: {
+    path: '/etcdserverpb.KV/Range' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RangeRequest): Buffer => Buffer.from(RangeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RangeRequest => RangeRequest.decode(value),
+    responseSerialize: (value: RangeResponse): Buffer => Buffer.from(RangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RangeResponse => RangeResponse.decode(value),
+  },
+  put: {
+    path: '/etcdserverpb.KV/Put' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PutRequest): Buffer => Buffer.from(PutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutRequest => PutRequest.decode(value),
+    responseSerialize: (value: PutResponse): Buffer => Buffer.from(PutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutResponse => PutResponse.decode(value),
+  },
+  deleteRange: {
+    path: '/etcdserverpb.KV/DeleteRange' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteRangeRequest): Buffer =>
+      Buffer.from(DeleteRangeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteRangeRequest => DeleteRangeRequest.decode(value),
+    responseSerialize: (value: DeleteRangeResponse): Buffer =>
+      Buffer.from(DeleteRangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteRangeResponse => DeleteRangeResponse.decode(value),
+  },
+  txn: {
+    path: '/etcdserverpb.KV/Txn' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TxnRequest): Buffer => Buffer.from(TxnRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TxnRequest => TxnRequest.decode(value),
+    responseSerialize: (value: TxnResponse): Buffer => Buffer.from(TxnResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TxnResponse => TxnResponse.decode(value),
+  },
+  compact: {
+    path: '/etcdserverpb.KV/Compact' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompactionRequest): Buffer =>
+      Buffer.from(CompactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompactionRequest => CompactionRequest.decode(value),
+    responseSerialize: (value: CompactionResponse): Buffer =>
+      Buffer.from(CompactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompactionResponse => CompactionResponse.decode(value),
+  },
+} as const;
+
+export interface KVServer extends UntypedServiceImplementation {
+  range: handleUnaryCall<RangeRequest, RangeResponse>;
+  put: handleUnaryCall<PutRequest, PutResponse>;
+  deleteRange: handleUnaryCall<DeleteRangeRequest, DeleteRangeResponse>;
+  txn: handleUnaryCall<TxnRequest, TxnResponse>;
+  compact: handleUnaryCall<CompactionRequest, CompactionResponse>;
+}
+
+export interface KVClient extends Client {
+  range(
+    request: RangeRequest,
+    callback: (error: ServiceError | null, response: RangeResponse) => void,
+  ): ClientUnaryCall;
+  range(
+    request: RangeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RangeResponse) => void,
+  ): ClientUnaryCall;
+  range(
+    request: RangeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RangeResponse) => void,
+  ): ClientUnaryCall;
+  put(
+    request: PutRequest,
+    callback: (error: ServiceError | null, response: PutResponse) => void,
+  ): ClientUnaryCall;
+  put(
+    request: PutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutResponse) => void,
+  ): ClientUnaryCall;
+  put(
+    request: PutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutResponse) => void,
+  ): ClientUnaryCall;
+  deleteRange(
+    request: DeleteRangeRequest,
+    callback: (error: ServiceError | null, response: DeleteRangeResponse) => void,
+  ): ClientUnaryCall;
+  deleteRange(
+    request: DeleteRangeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteRangeResponse) => void,
+  ): ClientUnaryCall;
+  deleteRange(
+    request: DeleteRangeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteRangeResponse) => void,
+  ): ClientUnaryCall;
+  txn(
+    request: TxnRequest,
+    callback: (error: ServiceError | null, response: TxnResponse) => void,
+  ): ClientUnaryCall;
+  txn(
+    request: TxnRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TxnResponse) => void,
+  ): ClientUnaryCall;
+  txn(
+    request: TxnRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TxnResponse) => void,
+  ): ClientUnaryCall;
+  compact(
+    request: CompactionRequest,
+    callback: (error: ServiceError | null, response: CompactionResponse) => void,
+  ): ClientUnaryCall;
+  compact(
+    request: CompactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompactionResponse) => void,
+  ): ClientUnaryCall;
+  compact(
+    request: CompactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompactionResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const KVClient = makeGenericClientConstructor(KVService, 'etcdserverpb.KV') as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): KVClient;
+  service: typeof KVService;
+  serviceName: string;
+};
+
+export type WatchService = typeof WatchService;
+export const WatchService = {
+  watch: {
+    path: '/etcdserverpb.Watch/Watch' as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
+  },
+} as const;
+
+export interface WatchServer extends UntypedServiceImplementation {
+  watch: handleBidiStreamingCall<WatchRequest, WatchResponse>;
+}
+
+export interface WatchClient extends Client {
+  watch(): ClientDuplexStream<WatchRequest, WatchResponse>;
+  watch(options: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
+  watch(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<WatchRequest, WatchResponse>;
+}
+
+export const WatchClient = makeGenericClientConstructor(WatchService, 'etcdserverpb.Watch') as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): WatchClient;
+  service: typeof WatchService;
+  serviceName: string;
+};
+
+export type LeaseService = typeof LeaseService;
+export const LeaseService = {
+  leaseGrant: {
+    path: '/etcdserverpb.Lease/LeaseGrant' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseGrantRequest): Buffer =>
+      Buffer.from(LeaseGrantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseGrantRequest => LeaseGrantRequest.decode(value),
+    responseSerialize: (value: LeaseGrantResponse): Buffer =>
+      Buffer.from(LeaseGrantResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseGrantResponse => LeaseGrantResponse.decode(value),
+  },
+  leaseRevoke: {
+    path: '/etcdserverpb.Lease/LeaseRevoke' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseRevokeRequest): Buffer =>
+      Buffer.from(LeaseRevokeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseRevokeRequest => LeaseRevokeRequest.decode(value),
+    responseSerialize: (value: LeaseRevokeResponse): Buffer =>
+      Buffer.from(LeaseRevokeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseRevokeResponse => LeaseRevokeResponse.decode(value),
+  },
+  leaseKeepAlive: {
+    path: '/etcdserverpb.Lease/LeaseKeepAlive' as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: LeaseKeepAliveRequest): Buffer =>
+      Buffer.from(LeaseKeepAliveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseKeepAliveRequest => LeaseKeepAliveRequest.decode(value),
+    responseSerialize: (value: LeaseKeepAliveResponse): Buffer =>
+      Buffer.from(LeaseKeepAliveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseKeepAliveResponse => LeaseKeepAliveResponse.decode(value),
+  },
+  leaseTimeToLive: {
+    path: '/etcdserverpb.Lease/LeaseTimeToLive' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseTimeToLiveRequest): Buffer =>
+      Buffer.from(LeaseTimeToLiveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseTimeToLiveRequest => LeaseTimeToLiveRequest.decode(value),
+    responseSerialize: (value: LeaseTimeToLiveResponse): Buffer =>
+      Buffer.from(LeaseTimeToLiveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseTimeToLiveResponse => LeaseTimeToLiveResponse.decode(value),
+  },
+  leaseLeases: {
+    path: '/etcdserverpb.Lease/LeaseLeases' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseLeasesRequest): Buffer =>
+      Buffer.from(LeaseLeasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseLeasesRequest => LeaseLeasesRequest.decode(value),
+    responseSerialize: (value: LeaseLeasesResponse): Buffer =>
+      Buffer.from(LeaseLeasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseLeasesResponse => LeaseLeasesResponse.decode(value),
+  },
+} as const;
+
+export interface LeaseServer extends UntypedServiceImplementation {
+  leaseGrant: handleUnaryCall<LeaseGrantRequest, LeaseGrantResponse>;
+  leaseRevoke: handleUnaryCall<LeaseRevokeRequest, LeaseRevokeResponse>;
+  leaseKeepAlive: handleBidiStreamingCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseTimeToLive: handleUnaryCall<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>;
+  leaseLeases: handleUnaryCall<LeaseLeasesRequest, LeaseLeasesResponse>;
+}
+
+export interface LeaseClient extends Client {
+  leaseGrant(
+    request: LeaseGrantRequest,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseGrant(
+    request: LeaseGrantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseGrant(
+    request: LeaseGrantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseKeepAlive(): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseKeepAlive(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseKeepAlive(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const LeaseClient = makeGenericClientConstructor(LeaseService, 'etcdserverpb.Lease') as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): LeaseClient;
+  service: typeof LeaseService;
+  serviceName: string;
+};
+
+export type ClusterService = typeof ClusterService;
+export const ClusterService = {
+  memberAdd: {
+    path: '/etcdserverpb.Cluster/MemberAdd' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MemberAddRequest): Buffer =>
+      Buffer.from(MemberAddRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MemberAddRequest => MemberAddRequest.decode(value),
+    responseSerialize: (value: MemberAddResponse): Buffer =>
+      Buffer.from(MemberAddResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MemberAddResponse => MemberAddResponse.decode(value),
+  },
+  memberRemove: {
+    path: '/etcdserverpb.Cluster/MemberRemove' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MemberRemoveRequest): Buffer =>
+      Buffer.from(MemberRemoveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MemberRemoveRequest => MemberRemoveRequest.decode(value),
+    responseSerialize: (value: MemberRemoveResponse): Buffer =>
+      Buffer.from(MemberRemoveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MemberRemoveResponse => MemberRemoveResponse.decode(value),
+  },
+  memberUpdate: {
+    path: '/etcdserverpb.Cluster/MemberUpdate' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MemberUpdateRequest): Buffer =>
+      Buffer.from(MemberUpdateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MemberUpdateRequest => MemberUpdateRequest.decode(value),
+    responseSerialize: (value: MemberUpdateResponse): Buffer =>
+      Buffer.from(MemberUpdateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MemberUpdateResponse => MemberUpdateResponse.decode(value),
+  },
+  memberList: {
+    path: '/etcdserverpb.Cluster/MemberList' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MemberListRequest): Buffer =>
+      Buffer.from(MemberListRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MemberListRequest => MemberListRequest.decode(value),
+    responseSerialize: (value: MemberListResponse): Buffer =>
+      Buffer.from(MemberListResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MemberListResponse => MemberListResponse.decode(value),
+  },
+  memberPromote: {
+    path: '/etcdserverpb.Cluster/MemberPromote' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MemberPromoteRequest): Buffer =>
+      Buffer.from(MemberPromoteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MemberPromoteRequest => MemberPromoteRequest.decode(value),
+    responseSerialize: (value: MemberPromoteResponse): Buffer =>
+      Buffer.from(MemberPromoteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MemberPromoteResponse => MemberPromoteResponse.decode(value),
+  },
+} as const;
+
+export interface ClusterServer extends UntypedServiceImplementation {
+  memberAdd: handleUnaryCall<MemberAddRequest, MemberAddResponse>;
+  memberRemove: handleUnaryCall<MemberRemoveRequest, MemberRemoveResponse>;
+  memberUpdate: handleUnaryCall<MemberUpdateRequest, MemberUpdateResponse>;
+  memberList: handleUnaryCall<MemberListRequest, MemberListResponse>;
+  memberPromote: handleUnaryCall<MemberPromoteRequest, MemberPromoteResponse>;
+}
+
+export interface ClusterClient extends Client {
+  memberAdd(
+    request: MemberAddRequest,
+    callback: (error: ServiceError | null, response: MemberAddResponse) => void,
+  ): ClientUnaryCall;
+  memberAdd(
+    request: MemberAddRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MemberAddResponse) => void,
+  ): ClientUnaryCall;
+  memberAdd(
+    request: MemberAddRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MemberAddResponse) => void,
+  ): ClientUnaryCall;
+  memberRemove(
+    request: MemberRemoveRequest,
+    callback: (error: ServiceError | null, response: MemberRemoveResponse) => void,
+  ): ClientUnaryCall;
+  memberRemove(
+    request: MemberRemoveRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MemberRemoveResponse) => void,
+  ): ClientUnaryCall;
+  memberRemove(
+    request: MemberRemoveRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MemberRemoveResponse) => void,
+  ): ClientUnaryCall;
+  memberUpdate(
+    request: MemberUpdateRequest,
+    callback: (error: ServiceError | null, response: MemberUpdateResponse) => void,
+  ): ClientUnaryCall;
+  memberUpdate(
+    request: MemberUpdateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MemberUpdateResponse) => void,
+  ): ClientUnaryCall;
+  memberUpdate(
+    request: MemberUpdateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MemberUpdateResponse) => void,
+  ): ClientUnaryCall;
+  memberList(
+    request: MemberListRequest,
+    callback: (error: ServiceError | null, response: MemberListResponse) => void,
+  ): ClientUnaryCall;
+  memberList(
+    request: MemberListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MemberListResponse) => void,
+  ): ClientUnaryCall;
+  memberList(
+    request: MemberListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MemberListResponse) => void,
+  ): ClientUnaryCall;
+  memberPromote(
+    request: MemberPromoteRequest,
+    callback: (error: ServiceError | null, response: MemberPromoteResponse) => void,
+  ): ClientUnaryCall;
+  memberPromote(
+    request: MemberPromoteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MemberPromoteResponse) => void,
+  ): ClientUnaryCall;
+  memberPromote(
+    request: MemberPromoteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MemberPromoteResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const ClusterClient = makeGenericClientConstructor(
+  ClusterService,
+  'etcdserverpb.Cluster',
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ClusterClient;
+  service: typeof ClusterService;
+  serviceName: string;
+};
+
+export type MaintenanceService = typeof MaintenanceService;
+export const MaintenanceService = {
+  alarm: {
+    path: '/etcdserverpb.Maintenance/Alarm' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AlarmRequest): Buffer => Buffer.from(AlarmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AlarmRequest => AlarmRequest.decode(value),
+    responseSerialize: (value: AlarmResponse): Buffer => Buffer.from(AlarmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AlarmResponse => AlarmResponse.decode(value),
+  },
+  status: {
+    path: '/etcdserverpb.Maintenance/Status' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StatusRequest): Buffer => Buffer.from(StatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StatusRequest => StatusRequest.decode(value),
+    responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
+  },
+  defragment: {
+    path: '/etcdserverpb.Maintenance/Defragment' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DefragmentRequest): Buffer =>
+      Buffer.from(DefragmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DefragmentRequest => DefragmentRequest.decode(value),
+    responseSerialize: (value: DefragmentResponse): Buffer =>
+      Buffer.from(DefragmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DefragmentResponse => DefragmentResponse.decode(value),
+  },
+  hash: {
+    path: '/etcdserverpb.Maintenance/Hash' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HashRequest): Buffer => Buffer.from(HashRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HashRequest => HashRequest.decode(value),
+    responseSerialize: (value: HashResponse): Buffer => Buffer.from(HashResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HashResponse => HashResponse.decode(value),
+  },
+  hashKv: {
+    path: '/etcdserverpb.Maintenance/HashKV' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HashKVRequest): Buffer => Buffer.from(HashKVRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HashKVRequest => HashKVRequest.decode(value),
+    responseSerialize: (value: HashKVResponse): Buffer => Buffer.from(HashKVResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HashKVResponse => HashKVResponse.decode(value),
+  },
+  snapshot: {
+    path: '/etcdserverpb.Maintenance/Snapshot' as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SnapshotRequest): Buffer => Buffer.from(SnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SnapshotRequest => SnapshotRequest.decode(value),
+    responseSerialize: (value: SnapshotResponse): Buffer =>
+      Buffer.from(SnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SnapshotResponse => SnapshotResponse.decode(value),
+  },
+  moveLeader: {
+    path: '/etcdserverpb.Maintenance/MoveLeader' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MoveLeaderRequest): Buffer =>
+      Buffer.from(MoveLeaderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MoveLeaderRequest => MoveLeaderRequest.decode(value),
+    responseSerialize: (value: MoveLeaderResponse): Buffer =>
+      Buffer.from(MoveLeaderResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MoveLeaderResponse => MoveLeaderResponse.decode(value),
+  },
+  downgrade: {
+    path: '/etcdserverpb.Maintenance/Downgrade' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DowngradeRequest): Buffer =>
+      Buffer.from(DowngradeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DowngradeRequest => DowngradeRequest.decode(value),
+    responseSerialize: (value: DowngradeResponse): Buffer =>
+      Buffer.from(DowngradeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DowngradeResponse => DowngradeResponse.decode(value),
+  },
+} as const;
+
+export interface MaintenanceServer extends UntypedServiceImplementation {
+  alarm: handleUnaryCall<AlarmRequest, AlarmResponse>;
+  status: handleUnaryCall<StatusRequest, StatusResponse>;
+  defragment: handleUnaryCall<DefragmentRequest, DefragmentResponse>;
+  hash: handleUnaryCall<HashRequest, HashResponse>;
+  hashKv: handleUnaryCall<HashKVRequest, HashKVResponse>;
+  snapshot: handleServerStreamingCall<SnapshotRequest, SnapshotResponse>;
+  moveLeader: handleUnaryCall<MoveLeaderRequest, MoveLeaderResponse>;
+  downgrade: handleUnaryCall<DowngradeRequest, DowngradeResponse>;
+}
+
+export interface MaintenanceClient extends Client {
+  alarm(
+    request: AlarmRequest,
+    callback: (error: ServiceError | null, response: AlarmResponse) => void,
+  ): ClientUnaryCall;
+  alarm(
+    request: AlarmRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AlarmResponse) => void,
+  ): ClientUnaryCall;
+  alarm(
+    request: AlarmRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AlarmResponse) => void,
+  ): ClientUnaryCall;
+  status(
+    request: StatusRequest,
+    callback: (error: ServiceError | null, response: StatusResponse) => void,
+  ): ClientUnaryCall;
+  status(
+    request: StatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StatusResponse) => void,
+  ): ClientUnaryCall;
+  status(
+    request: StatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StatusResponse) => void,
+  ): ClientUnaryCall;
+  defragment(
+    request: DefragmentRequest,
+    callback: (error: ServiceError | null, response: DefragmentResponse) => void,
+  ): ClientUnaryCall;
+  defragment(
+    request: DefragmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DefragmentResponse) => void,
+  ): ClientUnaryCall;
+  defragment(
+    request: DefragmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DefragmentResponse) => void,
+  ): ClientUnaryCall;
+  hash(
+    request: HashRequest,
+    callback: (error: ServiceError | null, response: HashResponse) => void,
+  ): ClientUnaryCall;
+  hash(
+    request: HashRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HashResponse) => void,
+  ): ClientUnaryCall;
+  hash(
+    request: HashRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HashResponse) => void,
+  ): ClientUnaryCall;
+  hashKv(
+    request: HashKVRequest,
+    callback: (error: ServiceError | null, response: HashKVResponse) => void,
+  ): ClientUnaryCall;
+  hashKv(
+    request: HashKVRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HashKVResponse) => void,
+  ): ClientUnaryCall;
+  hashKv(
+    request: HashKVRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HashKVResponse) => void,
+  ): ClientUnaryCall;
+  snapshot(request: SnapshotRequest, options?: Partial<CallOptions>): ClientReadableStream<SnapshotResponse>;
+  snapshot(
+    request: SnapshotRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SnapshotResponse>;
+  moveLeader(
+    request: MoveLeaderRequest,
+    callback: (error: ServiceError | null, response: MoveLeaderResponse) => void,
+  ): ClientUnaryCall;
+  moveLeader(
+    request: MoveLeaderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MoveLeaderResponse) => void,
+  ): ClientUnaryCall;
+  moveLeader(
+    request: MoveLeaderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MoveLeaderResponse) => void,
+  ): ClientUnaryCall;
+  downgrade(
+    request: DowngradeRequest,
+    callback: (error: ServiceError | null, response: DowngradeResponse) => void,
+  ): ClientUnaryCall;
+  downgrade(
+    request: DowngradeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DowngradeResponse) => void,
+  ): ClientUnaryCall;
+  downgrade(
+    request: DowngradeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DowngradeResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const MaintenanceClient = makeGenericClientConstructor(
+  MaintenanceService,
+  'etcdserverpb.Maintenance',
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): MaintenanceClient;
+  service: typeof MaintenanceService;
+  serviceName: string;
+};
+
+export type AuthService = typeof AuthService;
+export const AuthService = {
+  authEnable: {
+    path: '/etcdserverpb.Auth/AuthEnable' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthEnableRequest): Buffer =>
+      Buffer.from(AuthEnableRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthEnableRequest => AuthEnableRequest.decode(value),
+    responseSerialize: (value: AuthEnableResponse): Buffer =>
+      Buffer.from(AuthEnableResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthEnableResponse => AuthEnableResponse.decode(value),
+  },
+  authDisable: {
+    path: '/etcdserverpb.Auth/AuthDisable' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthDisableRequest): Buffer =>
+      Buffer.from(AuthDisableRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthDisableRequest => AuthDisableRequest.decode(value),
+    responseSerialize: (value: AuthDisableResponse): Buffer =>
+      Buffer.from(AuthDisableResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthDisableResponse => AuthDisableResponse.decode(value),
+  },
+  authStatus: {
+    path: '/etcdserverpb.Auth/AuthStatus' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthStatusRequest): Buffer =>
+      Buffer.from(AuthStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthStatusRequest => AuthStatusRequest.decode(value),
+    responseSerialize: (value: AuthStatusResponse): Buffer =>
+      Buffer.from(AuthStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthStatusResponse => AuthStatusResponse.decode(value),
+  },
+  authenticate: {
+    path: '/etcdserverpb.Auth/Authenticate' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthenticateRequest): Buffer =>
+      Buffer.from(AuthenticateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthenticateRequest => AuthenticateRequest.decode(value),
+    responseSerialize: (value: AuthenticateResponse): Buffer =>
+      Buffer.from(AuthenticateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthenticateResponse => AuthenticateResponse.decode(value),
+  },
+  userAdd: {
+    path: '/etcdserverpb.Auth/UserAdd' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthUserAddRequest): Buffer =>
+      Buffer.from(AuthUserAddRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthUserAddRequest => AuthUserAddRequest.decode(value),
+    responseSerialize: (value: AuthUserAddResponse): Buffer =>
+      Buffer.from(AuthUserAddResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthUserAddResponse => AuthUserAddResponse.decode(value),
+  },
+  userGet: {
+    path: '/etcdserverpb.Auth/UserGet' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthUserGetRequest): Buffer =>
+      Buffer.from(AuthUserGetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthUserGetRequest => AuthUserGetRequest.decode(value),
+    responseSerialize: (value: AuthUserGetResponse): Buffer =>
+      Buffer.from(AuthUserGetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthUserGetResponse => AuthUserGetResponse.decode(value),
+  },
+  userList: {
+    path: '/etcdserverpb.Auth/UserList' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthUserListRequest): Buffer =>
+      Buffer.from(AuthUserListRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthUserListRequest => AuthUserListRequest.decode(value),
+    responseSerialize: (value: AuthUserListResponse): Buffer =>
+      Buffer.from(AuthUserListResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthUserListResponse => AuthUserListResponse.decode(value),
+  },
+  userDelete: {
+    path: '/etcdserverpb.Auth/UserDelete' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthUserDeleteRequest): Buffer =>
+      Buffer.from(AuthUserDeleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthUserDeleteRequest => AuthUserDeleteRequest.decode(value),
+    responseSerialize: (value: AuthUserDeleteResponse): Buffer =>
+      Buffer.from(AuthUserDeleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthUserDeleteResponse => AuthUserDeleteResponse.decode(value),
+  },
+  userChangePassword: {
+    path: '/etcdserverpb.Auth/UserChangePassword' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthUserChangePasswordRequest): Buffer =>
+      Buffer.from(AuthUserChangePasswordRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthUserChangePasswordRequest =>
+      AuthUserChangePasswordRequest.decode(value),
+    responseSerialize: (value: AuthUserChangePasswordResponse): Buffer =>
+      Buffer.from(AuthUserChangePasswordResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthUserChangePasswordResponse =>
+      AuthUserChangePasswordResponse.decode(value),
+  },
+  userGrantRole: {
+    path: '/etcdserverpb.Auth/UserGrantRole' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthUserGrantRoleRequest): Buffer =>
+      Buffer.from(AuthUserGrantRoleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthUserGrantRoleRequest => AuthUserGrantRoleRequest.decode(value),
+    responseSerialize: (value: AuthUserGrantRoleResponse): Buffer =>
+      Buffer.from(AuthUserGrantRoleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthUserGrantRoleResponse =>
+      AuthUserGrantRoleResponse.decode(value),
+  },
+  userRevokeRole: {
+    path: '/etcdserverpb.Auth/UserRevokeRole' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthUserRevokeRoleRequest): Buffer =>
+      Buffer.from(AuthUserRevokeRoleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthUserRevokeRoleRequest => AuthUserRevokeRoleRequest.decode(value),
+    responseSerialize: (value: AuthUserRevokeRoleResponse): Buffer =>
+      Buffer.from(AuthUserRevokeRoleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthUserRevokeRoleResponse =>
+      AuthUserRevokeRoleResponse.decode(value),
+  },
+  roleAdd: {
+    path: '/etcdserverpb.Auth/RoleAdd' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthRoleAddRequest): Buffer =>
+      Buffer.from(AuthRoleAddRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthRoleAddRequest => AuthRoleAddRequest.decode(value),
+    responseSerialize: (value: AuthRoleAddResponse): Buffer =>
+      Buffer.from(AuthRoleAddResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthRoleAddResponse => AuthRoleAddResponse.decode(value),
+  },
+  roleGet: {
+    path: '/etcdserverpb.Auth/RoleGet' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthRoleGetRequest): Buffer =>
+      Buffer.from(AuthRoleGetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthRoleGetRequest => AuthRoleGetRequest.decode(value),
+    responseSerialize: (value: AuthRoleGetResponse): Buffer =>
+      Buffer.from(AuthRoleGetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthRoleGetResponse => AuthRoleGetResponse.decode(value),
+  },
+  roleList: {
+    path: '/etcdserverpb.Auth/RoleList' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthRoleListRequest): Buffer =>
+      Buffer.from(AuthRoleListRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthRoleListRequest => AuthRoleListRequest.decode(value),
+    responseSerialize: (value: AuthRoleListResponse): Buffer =>
+      Buffer.from(AuthRoleListResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthRoleListResponse => AuthRoleListResponse.decode(value),
+  },
+  roleDelete: {
+    path: '/etcdserverpb.Auth/RoleDelete' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthRoleDeleteRequest): Buffer =>
+      Buffer.from(AuthRoleDeleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthRoleDeleteRequest => AuthRoleDeleteRequest.decode(value),
+    responseSerialize: (value: AuthRoleDeleteResponse): Buffer =>
+      Buffer.from(AuthRoleDeleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthRoleDeleteResponse => AuthRoleDeleteResponse.decode(value),
+  },
+  roleGrantPermission: {
+    path: '/etcdserverpb.Auth/RoleGrantPermission' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthRoleGrantPermissionRequest): Buffer =>
+      Buffer.from(AuthRoleGrantPermissionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthRoleGrantPermissionRequest =>
+      AuthRoleGrantPermissionRequest.decode(value),
+    responseSerialize: (value: AuthRoleGrantPermissionResponse): Buffer =>
+      Buffer.from(AuthRoleGrantPermissionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthRoleGrantPermissionResponse =>
+      AuthRoleGrantPermissionResponse.decode(value),
+  },
+  roleRevokePermission: {
+    path: '/etcdserverpb.Auth/RoleRevokePermission' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthRoleRevokePermissionRequest): Buffer =>
+      Buffer.from(AuthRoleRevokePermissionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthRoleRevokePermissionRequest =>
+      AuthRoleRevokePermissionRequest.decode(value),
+    responseSerialize: (value: AuthRoleRevokePermissionResponse): Buffer =>
+      Buffer.from(AuthRoleRevokePermissionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthRoleRevokePermissionResponse =>
+      AuthRoleRevokePermissionResponse.decode(value),
+  },
+} as const;
+
+export interface AuthServer extends UntypedServiceImplementation {
+  authEnable: handleUnaryCall<AuthEnableRequest, AuthEnableResponse>;
+  authDisable: handleUnaryCall<AuthDisableRequest, AuthDisableResponse>;
+  authStatus: handleUnaryCall<AuthStatusRequest, AuthStatusResponse>;
+  authenticate: handleUnaryCall<AuthenticateRequest, AuthenticateResponse>;
+  userAdd: handleUnaryCall<AuthUserAddRequest, AuthUserAddResponse>;
+  userGet: handleUnaryCall<AuthUserGetRequest, AuthUserGetResponse>;
+  userList: handleUnaryCall<AuthUserListRequest, AuthUserListResponse>;
+  userDelete: handleUnaryCall<AuthUserDeleteRequest, AuthUserDeleteResponse>;
+  userChangePassword: handleUnaryCall<AuthUserChangePasswordRequest, AuthUserChangePasswordResponse>;
+  userGrantRole: handleUnaryCall<AuthUserGrantRoleRequest, AuthUserGrantRoleResponse>;
+  userRevokeRole: handleUnaryCall<AuthUserRevokeRoleRequest, AuthUserRevokeRoleResponse>;
+  roleAdd: handleUnaryCall<AuthRoleAddRequest, AuthRoleAddResponse>;
+  roleGet: handleUnaryCall<AuthRoleGetRequest, AuthRoleGetResponse>;
+  roleList: handleUnaryCall<AuthRoleListRequest, AuthRoleListResponse>;
+  roleDelete: handleUnaryCall<AuthRoleDeleteRequest, AuthRoleDeleteResponse>;
+  roleGrantPermission: handleUnaryCall<AuthRoleGrantPermissionRequest, AuthRoleGrantPermissionResponse>;
+  roleRevokePermission: handleUnaryCall<AuthRoleRevokePermissionRequest, AuthRoleRevokePermissionResponse>;
+}
+
+export interface AuthClient extends Client {
+  authEnable(
+    request: AuthEnableRequest,
+    callback: (error: ServiceError | null, response: AuthEnableResponse) => void,
+  ): ClientUnaryCall;
+  authEnable(
+    request: AuthEnableRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthEnableResponse) => void,
+  ): ClientUnaryCall;
+  authEnable(
+    request: AuthEnableRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthEnableResponse) => void,
+  ): ClientUnaryCall;
+  authDisable(
+    request: AuthDisableRequest,
+    callback: (error: ServiceError | null, response: AuthDisableResponse) => void,
+  ): ClientUnaryCall;
+  authDisable(
+    request: AuthDisableRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthDisableResponse) => void,
+  ): ClientUnaryCall;
+  authDisable(
+    request: AuthDisableRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthDisableResponse) => void,
+  ): ClientUnaryCall;
+  authStatus(
+    request: AuthStatusRequest,
+    callback: (error: ServiceError | null, response: AuthStatusResponse) => void,
+  ): ClientUnaryCall;
+  authStatus(
+    request: AuthStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthStatusResponse) => void,
+  ): ClientUnaryCall;
+  authStatus(
+    request: AuthStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthStatusResponse) => void,
+  ): ClientUnaryCall;
+  authenticate(
+    request: AuthenticateRequest,
+    callback: (error: ServiceError | null, response: AuthenticateResponse) => void,
+  ): ClientUnaryCall;
+  authenticate(
+    request: AuthenticateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthenticateResponse) => void,
+  ): ClientUnaryCall;
+  authenticate(
+    request: AuthenticateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthenticateResponse) => void,
+  ): ClientUnaryCall;
+  userAdd(
+    request: AuthUserAddRequest,
+    callback: (error: ServiceError | null, response: AuthUserAddResponse) => void,
+  ): ClientUnaryCall;
+  userAdd(
+    request: AuthUserAddRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthUserAddResponse) => void,
+  ): ClientUnaryCall;
+  userAdd(
+    request: AuthUserAddRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthUserAddResponse) => void,
+  ): ClientUnaryCall;
+  userGet(
+    request: AuthUserGetRequest,
+    callback: (error: ServiceError | null, response: AuthUserGetResponse) => void,
+  ): ClientUnaryCall;
+  userGet(
+    request: AuthUserGetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthUserGetResponse) => void,
+  ): ClientUnaryCall;
+  userGet(
+    request: AuthUserGetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthUserGetResponse) => void,
+  ): ClientUnaryCall;
+  userList(
+    request: AuthUserListRequest,
+    callback: (error: ServiceError | null, response: AuthUserListResponse) => void,
+  ): ClientUnaryCall;
+  userList(
+    request: AuthUserListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthUserListResponse) => void,
+  ): ClientUnaryCall;
+  userList(
+    request: AuthUserListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthUserListResponse) => void,
+  ): ClientUnaryCall;
+  userDelete(
+    request: AuthUserDeleteRequest,
+    callback: (error: ServiceError | null, response: AuthUserDeleteResponse) => void,
+  ): ClientUnaryCall;
+  userDelete(
+    request: AuthUserDeleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthUserDeleteResponse) => void,
+  ): ClientUnaryCall;
+  userDelete(
+    request: AuthUserDeleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthUserDeleteResponse) => void,
+  ): ClientUnaryCall;
+  userChangePassword(
+    request: AuthUserChangePasswordRequest,
+    callback: (error: ServiceError | null, response: AuthUserChangePasswordResponse) => void,
+  ): ClientUnaryCall;
+  userChangePassword(
+    request: AuthUserChangePasswordRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthUserChangePasswordResponse) => void,
+  ): ClientUnaryCall;
+  userChangePassword(
+    request: AuthUserChangePasswordRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthUserChangePasswordResponse) => void,
+  ): ClientUnaryCall;
+  userGrantRole(
+    request: AuthUserGrantRoleRequest,
+    callback: (error: ServiceError | null, response: AuthUserGrantRoleResponse) => void,
+  ): ClientUnaryCall;
+  userGrantRole(
+    request: AuthUserGrantRoleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthUserGrantRoleResponse) => void,
+  ): ClientUnaryCall;
+  userGrantRole(
+    request: AuthUserGrantRoleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthUserGrantRoleResponse) => void,
+  ): ClientUnaryCall;
+  userRevokeRole(
+    request: AuthUserRevokeRoleRequest,
+    callback: (error: ServiceError | null, response: AuthUserRevokeRoleResponse) => void,
+  ): ClientUnaryCall;
+  userRevokeRole(
+    request: AuthUserRevokeRoleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthUserRevokeRoleResponse) => void,
+  ): ClientUnaryCall;
+  userRevokeRole(
+    request: AuthUserRevokeRoleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthUserRevokeRoleResponse) => void,
+  ): ClientUnaryCall;
+  roleAdd(
+    request: AuthRoleAddRequest,
+    callback: (error: ServiceError | null, response: AuthRoleAddResponse) => void,
+  ): ClientUnaryCall;
+  roleAdd(
+    request: AuthRoleAddRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthRoleAddResponse) => void,
+  ): ClientUnaryCall;
+  roleAdd(
+    request: AuthRoleAddRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthRoleAddResponse) => void,
+  ): ClientUnaryCall;
+  roleGet(
+    request: AuthRoleGetRequest,
+    callback: (error: ServiceError | null, response: AuthRoleGetResponse) => void,
+  ): ClientUnaryCall;
+  roleGet(
+    request: AuthRoleGetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthRoleGetResponse) => void,
+  ): ClientUnaryCall;
+  roleGet(
+    request: AuthRoleGetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthRoleGetResponse) => void,
+  ): ClientUnaryCall;
+  roleList(
+    request: AuthRoleListRequest,
+    callback: (error: ServiceError | null, response: AuthRoleListResponse) => void,
+  ): ClientUnaryCall;
+  roleList(
+    request: AuthRoleListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthRoleListResponse) => void,
+  ): ClientUnaryCall;
+  roleList(
+    request: AuthRoleListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthRoleListResponse) => void,
+  ): ClientUnaryCall;
+  roleDelete(
+    request: AuthRoleDeleteRequest,
+    callback: (error: ServiceError | null, response: AuthRoleDeleteResponse) => void,
+  ): ClientUnaryCall;
+  roleDelete(
+    request: AuthRoleDeleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthRoleDeleteResponse) => void,
+  ): ClientUnaryCall;
+  roleDelete(
+    request: AuthRoleDeleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthRoleDeleteResponse) => void,
+  ): ClientUnaryCall;
+  roleGrantPermission(
+    request: AuthRoleGrantPermissionRequest,
+    callback: (error: ServiceError | null, response: AuthRoleGrantPermissionResponse) => void,
+  ): ClientUnaryCall;
+  roleGrantPermission(
+    request: AuthRoleGrantPermissionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthRoleGrantPermissionResponse) => void,
+  ): ClientUnaryCall;
+  roleGrantPermission(
+    request: AuthRoleGrantPermissionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthRoleGrantPermissionResponse) => void,
+  ): ClientUnaryCall;
+  roleRevokePermission(
+    request: AuthRoleRevokePermissionRequest,
+    callback: (error: ServiceError | null, response: AuthRoleRevokePermissionResponse) => void,
+  ): ClientUnaryCall;
+  roleRevokePermission(
+    request: AuthRoleRevokePermissionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthRoleRevokePermissionResponse) => void,
+  ): ClientUnaryCall;
+  roleRevokePermission(
+    request: AuthRoleRevokePermissionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthRoleRevokePermissionResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const AuthClient = makeGenericClientConstructor(AuthService, 'etcdserverpb.Auth') as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): AuthClient;
+  service: typeof AuthService;
+  serviceName: string;
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
