@@ -302,6 +302,8 @@ export class Backend {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
+  /** The file's size as of the last commit: the quota check reads it per request, so no syscall. */
+  private knownSize = 0;
 
   private constructor(
     readonly path: string,
@@ -319,6 +321,7 @@ export class Backend {
     this.gen = new Generation(path);
     if (created) fsyncPathSync(dirname(path)); // the new file's name, durable before any commit counts
     this.batchTx = new BatchTx(this);
+    this.refreshSize();
     this.timer = setInterval(() => this.autoCommit(), interval);
     this.timer.unref();
   }
@@ -417,6 +420,7 @@ export class Backend {
       this.writing = undefined;
     }
     this.buffer.landed();
+    this.refreshSize();
     this.options.onCommit?.({ ops: taken.ops, durationMs: performance.now() - started });
   }
 
@@ -481,9 +485,14 @@ export class Backend {
 
   // ---- Size ----------------------------------------------------------------------------------------
 
-  /** Size of the file in bytes (etcd's Size). */
+  /** Size of the file in bytes as of the last commit (etcd's Size). */
   size(): number {
-    return statSync(this.path).size;
+    return this.knownSize;
+  }
+
+  /** One stat per commit (LMDB's own page counters do not track the file's length). */
+  private refreshSize(): void {
+    this.knownSize = statSync(this.path).size;
   }
 
   /**
@@ -577,6 +586,7 @@ export class Backend {
         //    to a file that no longer has a name.
         this.gen = copy;
         swapped = true;
+        this.refreshSize();
         try {
           fsyncPathSync(dirname(this.path));
         } catch (e) {
