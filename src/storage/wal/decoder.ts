@@ -55,6 +55,8 @@ export interface ScanResult {
   readonly entries: Entry[];
   /** Whether a snapshot record matched the position opened at. */
   readonly matched: boolean;
+  /** Every snapshot record read, in log order. */
+  readonly snapshots: WalSnapshot[];
   /** The running CRC after the last good record. */
   readonly crc: number;
   /** Index of the last entry record read (0 if none). */
@@ -147,6 +149,7 @@ export function scanSegments(
   let hardState: HardState = EMPTY_HARD_STATE;
   const entries: Entry[] = [];
   let matched = false;
+  const snapshots: WalSnapshot[] = [];
   let lastIndex = 0;
   let tailEnd = 0;
   let torn: TornTail | undefined;
@@ -238,6 +241,7 @@ export function scanSegments(
               if (s.term !== at.term) throw new WalSnapshotMismatchError(file, pos, s.index, at.term, s.term);
               matched = true;
             }
+            snapshots.push(s);
             break;
           }
           default:
@@ -290,6 +294,7 @@ export function scanSegments(
     hardState,
     entries,
     matched,
+    snapshots,
     crc,
     lastIndex,
     tailEnd,

@@ -434,6 +434,20 @@ export class Wal {
     return { metadata: scan.metadata, hardState: scan.hardState, entries: scan.entries };
   }
 
+  /**
+   * The snapshot positions recorded in the WAL in `dir` that a restart may open at (etcd's
+   * ValidSnapshotEntries): those at or below the last recorded commit index, oldest first. A `.snap`
+   * file without such a record (a crash between writing the file and the record) must not be used.
+   */
+  static validSnapshots(dir: string, options: WalOptions = {}): WalSnapshot[] {
+    const fs = options.fs ?? new NodeWalFs();
+    dir = trimDir(dir);
+    const all = listSegments(fs, dir);
+    if (all.length === 0) throw new WalNotFoundError(`no WAL segments in ${dir}`);
+    const scan = scanSegments(fs, dir, all, { index: 0, term: 0 });
+    return scan.snapshots.filter((s) => s.index <= scan.hardState.commit);
+  }
+
   /** What was read when the WAL was opened. May be called once (the WAL drops it afterwards). */
   readAll(): ReadAllResult {
     const r = this.result;

@@ -348,6 +348,21 @@ describe('WAL segments', () => {
     assert.equal(Wal.read(DIR, { index: 40, term: 2 }, { fs: m }).entries.length, 40);
   });
 
+  test('validSnapshots lists the snapshot records a restart may use: at or below the last commit', async () => {
+    const m = memFs();
+    const wal = await Wal.create(DIR, METADATA, { fs: m, segmentBytes: 2048 });
+    for (let i = 1; i <= 30; i++) await wal.save(hs(2, 1n, i - 1), [entry(i, 2, 40)]);
+    await wal.saveSnapshot({ index: 20, term: 2 });
+    // A snapshot record beyond the commit index (29) cannot be trusted for a restart.
+    await wal.saveSnapshot({ index: 30, term: 2 });
+    await wal.close();
+    assert.deepEqual(Wal.validSnapshots(DIR, { fs: m }), [
+      { index: 0, term: 0 },
+      { index: 20, term: 2 },
+    ]);
+    assert.throws(() => Wal.validSnapshots('/data/member/none', { fs: m }), WalNotFoundError);
+  });
+
   test('purge deletes the oldest segments the WAL no longer holds, keeping at least maxWals', async () => {
     const m = memFs();
     const segmentBytes = 2048;

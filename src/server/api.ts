@@ -1,0 +1,110 @@
+// What the client port (src/api/) may ask of a member. The API layer translates the wire (gRPC,
+// the JSON gateway, /health, /version, /metrics) into these calls and nothing else; every answer or
+// error (ServerError, KeyspaceError, LeaseError, MembershipError: all carry a gRPC code name and
+// etcd's exact text) comes from here.
+
+import type { Registry } from 'prom-client';
+
+import type { WatchStream } from '../mvcc/watch-stream.js';
+import type {
+  AlarmRequest,
+  AlarmResponse,
+  CompactionRequest,
+  CompactionResponse,
+  DefragmentResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  HashKVRequest,
+  HashKVResponse,
+  HashResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberListRequest,
+  MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
+  MemberRemoveRequest,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  ResponseHeader,
+  StatusResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../proto/etcdserverpb/rpc.js';
+
+/** Per-call context: the client's deadline and cancellation (a closed call aborts the signal). */
+export interface CallContext {
+  readonly signal?: AbortSignal;
+}
+
+/** A watch stream bound to this member's watchable store, with the header filled per response. */
+export interface ServerWatchStream {
+  readonly stream: WatchStream;
+  /** The header of a watch response with this revision (etcd fills cluster, member, term). */
+  header(revision: number): ResponseHeader;
+  /** Stops the stream's watchers and its periodic progress. */
+  close(): void;
+}
+
+export interface Health {
+  readonly health: boolean;
+  /** Why not healthy (e.g. 'NOSPACE', 'no leader'), for logs and the JSON body. */
+  readonly reason: string;
+}
+
+export interface ServerApi {
+  /** The header for a response at `revision` (the current one if omitted). */
+  header(revision?: bigint): ResponseHeader;
+
+  range(r: RangeRequest, ctx?: CallContext): Promise<RangeResponse>;
+  put(r: PutRequest, ctx?: CallContext): Promise<PutResponse>;
+  deleteRange(r: DeleteRangeRequest, ctx?: CallContext): Promise<DeleteRangeResponse>;
+  txn(r: TxnRequest, ctx?: CallContext): Promise<TxnResponse>;
+  compact(r: CompactionRequest, ctx?: CallContext): Promise<CompactionResponse>;
+
+  /** A new watch stream; the caller feeds it WatchCreate/cancel/progress and drains responses(). */
+  openWatchStream(): ServerWatchStream;
+  /** Whether the member currently knows a leader (watch streams with `hasleader` metadata need it). */
+  hasLeader(): boolean;
+
+  leaseGrant(r: LeaseGrantRequest, ctx?: CallContext): Promise<LeaseGrantResponse>;
+  leaseRevoke(r: LeaseRevokeRequest, ctx?: CallContext): Promise<LeaseRevokeResponse>;
+  /** One keepalive: the lease's granted TTL, or 0 for an unknown lease (etcd's answer). */
+  leaseRenew(id: bigint, ctx?: CallContext): Promise<{ header: ResponseHeader; ID: bigint; TTL: bigint }>;
+  leaseTimeToLive(r: LeaseTimeToLiveRequest, ctx?: CallContext): Promise<LeaseTimeToLiveResponse>;
+  leaseLeases(ctx?: CallContext): Promise<LeaseLeasesResponse>;
+
+  memberAdd(r: MemberAddRequest, ctx?: CallContext): Promise<MemberAddResponse>;
+  memberRemove(r: MemberRemoveRequest, ctx?: CallContext): Promise<MemberRemoveResponse>;
+  memberUpdate(r: MemberUpdateRequest, ctx?: CallContext): Promise<MemberUpdateResponse>;
+  memberList(r: MemberListRequest, ctx?: CallContext): Promise<MemberListResponse>;
+  memberPromote(r: MemberPromoteRequest, ctx?: CallContext): Promise<MemberPromoteResponse>;
+
+  alarm(r: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse>;
+  status(ctx?: CallContext): Promise<StatusResponse>;
+  defragment(ctx?: CallContext): Promise<DefragmentResponse>;
+  hash(ctx?: CallContext): Promise<HashResponse>;
+  hashKV(r: HashKVRequest, ctx?: CallContext): Promise<HashKVResponse>;
+  moveLeader(r: MoveLeaderRequest, ctx?: CallContext): Promise<MoveLeaderResponse>;
+
+  /** For GET /health (false on no leader or any alarm, as etcd 3.4 does). */
+  health(): Promise<Health>;
+  /** For GET /version: {"etcdserver":"3.4.x","etcdcluster":"3.4.0"}. */
+  version(): { readonly server: string; readonly cluster: string };
+  /** Prometheus metrics of this member, for GET /metrics. */
+  readonly metrics: Registry;
+}
