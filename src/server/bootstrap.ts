@@ -14,7 +14,8 @@ import { Wal } from '../storage/wal/index.js';
 import { minLeaseTtlSeconds } from '../lease/index.js';
 import { Member, type Logger, type MemberSettings, type PeerPort } from './member.js';
 import { RaftDriver } from './raft-driver.js';
-import { openState } from './state.js';
+import { openState, type MemberState } from './state.js';
+import { AlarmType } from '../proto/etcdserverpb/rpc.js';
 
 export interface DataDirLayout {
   readonly memberDir: string;
@@ -39,7 +40,10 @@ export function hasMemberData(layout: DataDirLayout): boolean {
   return Wal.exists(layout.walDir);
 }
 
-export interface OpenMemberOptions extends Omit<MemberSettings, 'memberId' | 'clusterId'> {
+export interface OpenMemberOptions extends Omit<
+  MemberSettings,
+  'memberId' | 'clusterId' | 'snapDir' | 'backendPath'
+> {
   readonly dataDir: string;
   readonly walDir?: string;
   readonly preVote: boolean;
@@ -90,22 +94,26 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
     );
   }
 
-  const backend = Backend.open(layout.backendPath, {
+  const backendOptions = {
     logger,
-    onCommitError: (e) => {
+    onCommitError: (e: Error) => {
       logger.error(`backend commit failed, stopping: ${e.message}`);
       process.exit(1);
     },
-  });
-  const state = openState(backend, {
+  };
+  const backend = Backend.open(layout.backendPath, backendOptions);
+  const stateOptions = {
     lessor: {
       now: () => performance.now(),
       minTtlSeconds: minLeaseTtlSeconds(o.electionMs, o.heartbeatMs),
     },
     logger,
-    onAlarm: (action, memberId, type) =>
-      logger.warn(`alarm ${action}: member ${memberId.toString(16)} ${String(type)}`),
-  });
+    onAlarm: (action: 'raised' | 'cleared', memberId: bigint, type: AlarmType) =>
+      logger.warn(`alarm ${action}: member ${memberId.toString(16)} ${AlarmType[type]}`),
+  };
+  const state = openState(backend, stateOptions);
+  const reopenState = (): MemberState =>
+    openState(Backend.open(layout.backendPath, backendOptions), stateOptions);
   const applied = Math.max(backend.consistentIndex().index, snapshot?.metadata.index ?? 0);
 
   const electionTick = Math.max(1, Math.round(o.electionMs / o.heartbeatMs));
@@ -123,7 +131,8 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
   if (fresh && o.bootstrapPeers !== undefined) node.bootstrap(o.bootstrapPeers);
 
   const driver = new RaftDriver(node, storage, wal, layout.snapDir, o.heartbeatMs);
-  return new Member({ ...o, ...identity }, state, driver, o.peers, {
+  const settings = { ...o, ...identity, snapDir: layout.snapDir, backendPath: layout.backendPath };
+  return new Member(settings, state, reopenState, driver, o.peers, {
     applied,
     snapshotIndex: snapshot?.metadata.index ?? 0,
     confState: node.status().confState,

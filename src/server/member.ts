@@ -2,13 +2,28 @@
 // Writes are proposed through raft and answered when this member applies them; linearizable reads
 // wait for a ReadIndex round; serializable reads are answered from local state.
 
+import { randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, renameSync } from 'node:fs';
+import { open as openFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import { Registry } from 'prom-client';
 
 import { LeaseError } from '../lease/index.js';
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
 import { WatchStream } from '../mvcc/watch-stream.js';
 import { decodeConfChange } from '../raft/codec.js';
-import type { ConfChange, ConfState, Entry, Message, ReadState, Snapshot, SoftState } from '../raft/types.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  Message,
+  MsgSnap,
+  ReadState,
+  Snapshot,
+  SoftState,
+} from '../raft/types.js';
+import { fsyncDir } from '../storage/snap/atomic-file.js';
 import {
   AlarmRequest_AlarmAction,
   AlarmType,
@@ -81,6 +96,9 @@ export interface Logger {
 
 export interface MemberSettings {
   readonly name: string;
+  /** member/snap: raft snapshots, and the databases received from a leader (`%016x.snap.db`). */
+  readonly snapDir: string;
+  readonly backendPath: string;
   readonly memberId: bigint;
   readonly clusterId: bigint;
   readonly heartbeatMs: number;
@@ -118,7 +136,9 @@ export class Member {
 
   constructor(
     private readonly settings: MemberSettings,
-    readonly state: MemberState,
+    private current: MemberState,
+    /** Opens the state over the backend file again (after a leader's snapshot replaced it). */
+    private readonly reopenState: () => MemberState,
     private readonly driver: RaftDriver,
     private readonly peers: PeerPort,
     init: { applied: number; snapshotIndex: number; confState: ConfState },
@@ -140,9 +160,13 @@ export class Member {
     );
     const quota = resolveQuota(settings.quotaBackendBytes);
     if (quota.warning !== undefined) settings.logger.warn(quota.warning);
-    this.quota = new BackendQuota(() => state.backend.size(), quota.limit);
+    this.quota = new BackendQuota(() => this.current.backend.size(), quota.limit);
     // etcd's request timeout: 5 s plus two election timeouts.
     this.requestTimeoutMs = 5000 + 2 * settings.electionMs;
+  }
+
+  get state(): MemberState {
+    return this.current;
   }
 
   get memberId(): bigint {
@@ -187,9 +211,9 @@ export class Member {
     await this.driver.stop();
     this.waits.failAll(errStopped());
     this.reads.failAll(errStopped());
-    await this.state.close();
-    await this.state.backend.commit().catch(() => {});
-    await this.state.backend.close();
+    await this.current.close();
+    await this.current.backend.commit().catch(() => {});
+    await this.current.backend.close();
     await this.driver.wal.close();
   }
 
@@ -199,7 +223,7 @@ export class Member {
     return {
       clusterId: this.settings.clusterId,
       memberId: this.settings.memberId,
-      revision: revision ?? BigInt(this.state.store.revision),
+      revision: revision ?? BigInt(this.current.store.revision),
       raftTerm: BigInt(this.driver.term),
     };
   }
@@ -214,7 +238,7 @@ export class Member {
   async range(r: RangeRequest, ctx?: CallContext): Promise<RangeResponse> {
     validateRange(r);
     if (!r.serializable) await this.linearizableRead(ctx);
-    return this.fill(this.state.kv.range(r));
+    return this.fill(this.current.kv.range(r));
   }
 
   async put(r: PutRequest, ctx?: CallContext): Promise<PutResponse> {
@@ -232,7 +256,7 @@ export class Member {
     validateTxn(r, this.settings.maxTxnOps);
     if (isReadOnlyTxn(r)) {
       await this.linearizableRead(ctx);
-      return this.fill(this.state.kv.txn(r).response);
+      return this.fill(this.current.kv.txn(r).response);
     }
     this.checkQuota({ txn: r });
     return this.fill((await this.propose({ txn: r }, ctx)) as TxnResponse);
@@ -248,7 +272,7 @@ export class Member {
   // ---- Watch ---------------------------------------------------------------------------------------
 
   openWatchStream(): ServerWatchStream {
-    const stream = new WatchStream(this.state.watchable);
+    const stream = new WatchStream(this.current.watchable);
     // Periodic progress notifications, as etcd sends them every 10 minutes by default.
     const progress = setInterval(() => stream.tickProgress(), 10 * 60 * 1000);
     progress.unref();
@@ -286,7 +310,7 @@ export class Member {
   ): Promise<{ header: ResponseHeader; ID: bigint; TTL: bigint }> {
     await this.waitLeaderApplied(ctx);
     try {
-      const renewed = this.state.lessor.renew(id);
+      const renewed = this.current.lessor.renew(id);
       if (renewed.clearCheckpoint !== undefined) {
         void this.propose({ leaseCheckpoint: renewed.clearCheckpoint }).catch(() => {});
       }
@@ -300,13 +324,13 @@ export class Member {
 
   async leaseTimeToLive(r: LeaseTimeToLiveRequest, ctx?: CallContext): Promise<LeaseTimeToLiveResponse> {
     await this.waitLeaderApplied(ctx);
-    const t = this.state.lessor.timeToLive(r.ID, r.keys);
+    const t = this.current.lessor.timeToLive(r.ID, r.keys);
     return { header: this.header(), ID: t.ID, TTL: t.TTL, grantedTTL: t.grantedTTL, keys: t.keys };
   }
 
   async leaseLeases(ctx?: CallContext): Promise<LeaseLeasesResponse> {
     await this.linearizableRead(ctx);
-    return { header: this.header(), leases: this.state.lessor.leases().map((ID) => ({ ID })) };
+    return { header: this.header(), leases: this.current.lessor.leases().map((ID) => ({ ID })) };
   }
 
   /**
@@ -322,7 +346,7 @@ export class Member {
 
   private leaseLoop(): void {
     if (this.stopped || !this.driver.isLeader) return;
-    const lessor = this.state.lessor;
+    const lessor = this.current.lessor;
     for (const ID of lessor.expiredLeases()) {
       void this.propose({ leaseRevoke: { ID } }).catch(() => {});
     }
@@ -336,39 +360,41 @@ export class Member {
   async alarm(r: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse> {
     if (r.action === AlarmRequest_AlarmAction.GET) {
       await this.linearizableRead(ctx);
-      return { header: this.header(), alarms: this.state.alarms.get(r.alarm) };
+      return { header: this.header(), alarms: this.current.alarms.get(r.alarm) };
     }
     return this.fill((await this.propose({ alarm: r }, ctx)) as AlarmResponse);
   }
 
   async status(): Promise<StatusResponse> {
-    const errors = this.state.alarms.get().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `);
+    const errors = this.current.alarms
+      .get()
+      .map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `);
     if (!this.hasLeader()) errors.unshift('etcdserver: no leader');
     return {
       header: this.header(),
       version: SERVER_VERSION,
-      dbSize: BigInt(this.state.backend.size()),
+      dbSize: BigInt(this.current.backend.size()),
       leader: this.leaderId,
       raftIndex: BigInt(this.driver.commit),
       raftTerm: BigInt(this.driver.term),
       raftAppliedIndex: BigInt(this.applied.index),
       errors,
-      dbSizeInUse: BigInt(this.state.backend.sizeInUse()),
+      dbSizeInUse: BigInt(this.current.backend.sizeInUse()),
       isLearner: false,
     };
   }
 
   async defragment(): Promise<DefragmentResponse> {
-    await this.state.backend.defragment();
+    await this.current.backend.defragment();
     return { header: this.header() };
   }
 
   async hash(): Promise<HashResponse> {
-    return { header: this.header(), hash: this.state.store.hashAll() };
+    return { header: this.header(), hash: this.current.store.hashAll() };
   }
 
   async hashKV(r: HashKVRequest): Promise<HashKVResponse> {
-    const h = this.state.store.hashByRev(Number(r.revision));
+    const h = this.current.store.hashByRev(Number(r.revision));
     return {
       header: this.header(BigInt(h.revision)),
       hash: h.hash,
@@ -398,7 +424,7 @@ export class Member {
 
   async health(): Promise<Health> {
     if (!this.hasLeader()) return { health: false, reason: 'no leader' };
-    const alarms = this.state.alarms.get();
+    const alarms = this.current.alarms.get();
     if (alarms.length > 0) return { health: false, reason: AlarmType[alarms[0].alarm] };
     try {
       await this.linearizableRead();
@@ -501,8 +527,8 @@ export class Member {
     }
     this.leaderId = s.lead;
     const isLeader = s.role === 'leader';
-    if (isLeader && !wasLeader) this.state.lessor.promote(this.settings.electionMs);
-    if (!isLeader && wasLeader) this.state.lessor.demote();
+    if (isLeader && !wasLeader) this.current.lessor.promote(this.settings.electionMs);
+    if (!isLeader && wasLeader) this.current.lessor.demote();
     if (s.lead !== 0n && this.parked.length > 0) {
       const parked = this.parked;
       this.parked = [];
@@ -513,11 +539,9 @@ export class Member {
   }
 
   private async applyCommitted(snapshot: Snapshot | undefined, entries: readonly Entry[]): Promise<void> {
-    if (snapshot !== undefined) {
-      throw new Error('installing a snapshot from the leader is not supported yet');
-    }
-    const batchTx = this.state.backend.batchTx;
-    const consistent = this.state.backend.consistentIndex().index;
+    if (snapshot !== undefined) await this.installSnapshot(snapshot);
+    const batchTx = this.current.backend.batchTx;
+    const consistent = this.current.backend.consistentIndex().index;
     let last: Entry | undefined;
     for (const e of entries) {
       if (e.index <= consistent) continue; // already in the backend (a replay after a restart)
@@ -538,7 +562,7 @@ export class Member {
     } catch (err) {
       throw new Error(`entry ${e.index} holds no decodable request: ${String(err)}`);
     }
-    const outcome = this.state.applier.apply(request);
+    const outcome = this.current.applier.apply(request);
     const id = request.header?.ID ?? request.ID;
     this.waits.trigger(id, outcome);
   }
@@ -552,10 +576,67 @@ export class Member {
     }
   }
 
+  // ---- Snapshots between members -------------------------------------------------------------------
+
+  /** The leader's side of MsgSnap: a consistent copy of the backend, streamed, then removed. */
+  async *snapshotBody(_message: MsgSnap): AsyncIterable<Uint8Array> {
+    const tmp = join(this.settings.snapDir, `send-${randomBytes(6).toString('hex')}.db.tmp`);
+    try {
+      await this.current.backend.backup(tmp, { compact: true });
+      for await (const chunk of createReadStream(tmp, { highWaterMark: 256 * 1024 })) {
+        yield chunk as Buffer;
+      }
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /**
+   * A follower's side of MsgSnap: stores the database durably as `%016x.snap.db` (etcd's name), then
+   * hands the message to raft, which will return the snapshot in a Ready to install.
+   */
+  async receiveSnapshot(message: MsgSnap, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const path = this.snapshotDbPath(message.snapshot.metadata.index);
+    const tmp = `${path}.tmp`;
+    const f = await openFile(tmp, 'w', 0o600);
+    try {
+      for await (const chunk of body) await f.write(chunk);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    renameSync(tmp, path);
+    await fsyncDir(this.settings.snapDir);
+    this.driver.node.step(message);
+    this.driver.wake();
+  }
+
+  private snapshotDbPath(index: number): string {
+    return join(this.settings.snapDir, `${index.toString(16).padStart(16, '0')}.snap.db`);
+  }
+
+  /** Replaces the state with the leader's database received for `snapshot`. */
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const { index } = snapshot.metadata;
+    const db = this.snapshotDbPath(index);
+    if (!existsSync(db)) throw new Error(`the database for snapshot ${index} is missing: ${db}`);
+    const old = this.current;
+    await old.close();
+    await old.backend.commit().catch(() => {});
+    await old.backend.close();
+    renameSync(db, this.settings.backendPath);
+    await fsyncDir(this.settings.snapDir);
+    this.current = this.reopenState();
+    this.confState = snapshot.metadata.confState;
+    this.snapshotIndex = index;
+    this.applied.advanceTo(index);
+    this.settings.logger.info(`installed the leader's snapshot at index ${index}`);
+  }
+
   /** Takes a raft snapshot at the applied index and compacts the log behind it. */
   private async snapshot(): Promise<void> {
     const index = this.applied.index;
-    await this.state.backend.forceCommit();
+    await this.current.backend.forceCommit();
     const storage = this.driver.storage;
     const snap = storage.createSnapshot(index, this.confState, new Uint8Array(0));
     await this.driver.persistSnapshot(snap);
