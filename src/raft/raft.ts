@@ -943,6 +943,8 @@ export class Raft {
   }
 
   applyConfChange(cc: ConfChange): ConfState {
+    // The application refused the change (etcd's convention): it still leaves the log, changing nothing.
+    if (cc.nodeId === NONE) return this.confState();
     const pr = this.progress.get(cc.nodeId);
     switch (cc.type) {
       case 'addNode':

@@ -7,6 +7,7 @@
 import { errNoSpace as errKeyspaceNoSpace } from '../mvcc/errors.js';
 import { header, type KvApplier } from '../mvcc/kv-apply.js';
 import type { Lessor } from '../lease/lessor.js';
+import type { RaftCluster } from '../membership/index.js';
 import {
   AlarmRequest_AlarmAction,
   AlarmType,
@@ -29,6 +30,7 @@ export interface ApplierParts {
   readonly kv: KvApplier;
   readonly lessor: Lessor;
   readonly alarms: AlarmStore;
+  readonly cluster: RaftCluster;
   /** Told when an alarm is raised or cleared (for logs and metrics). */
   readonly onAlarm?: (action: 'raised' | 'cleared', memberId: bigint, type: AlarmType) => void;
 }
@@ -48,6 +50,19 @@ export class Applier {
     const { kv, lessor, alarms } = this.parts;
     // Alarm requests always go through: they are how an alarm is cleared.
     if (r.alarm !== undefined) return { response: this.alarm(r.alarm) };
+    // Membership housekeeping is never refused either: members must be able to publish themselves.
+    if (r.clusterMemberAttrSet !== undefined) {
+      const { memberID, memberAttributes } = r.clusterMemberAttrSet;
+      this.parts.cluster.setAttributes(memberID, {
+        name: memberAttributes?.name ?? '',
+        clientUrls: memberAttributes?.clientUrls ?? [],
+      });
+      return { response: {} };
+    }
+    if (r.clusterVersionSet !== undefined) {
+      this.parts.cluster.setVersion(r.clusterVersionSet.ver);
+      return { response: {} };
+    }
     if (alarms.has(AlarmType.CORRUPT)) throw errCorrupt();
     const capped = alarms.has(AlarmType.NOSPACE);
     if (r.put !== undefined) {

@@ -103,6 +103,7 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
   };
   const backend = Backend.open(layout.backendPath, backendOptions);
   const stateOptions = {
+    identity: { clusterId: identity.clusterId, localId: identity.memberId },
     lessor: {
       now: () => performance.now(),
       minTtlSeconds: minLeaseTtlSeconds(o.electionMs, o.heartbeatMs),

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { Registry } from 'prom-client';
 
-import { LeaseError } from '../lease/index.js';
+import { LEASE_NOT_FOUND_MESSAGE, LeaseError } from '../lease/index.js';
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
 import { WatchStream } from '../mvcc/watch-stream.js';
 import { decodeConfChange } from '../raft/codec.js';
@@ -21,12 +21,17 @@ import type {
   MsgSnap,
   ReadState,
   Snapshot,
+  SnapshotStatus,
   SoftState,
 } from '../raft/types.js';
 import { fsyncDir } from '../storage/snap/atomic-file.js';
 import {
   AlarmRequest_AlarmAction,
   AlarmType,
+  LeaseKeepAliveRequest,
+  LeaseKeepAliveResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
   type AlarmRequest,
   type AlarmResponse,
   type CompactionRequest,
@@ -42,8 +47,6 @@ import {
   type LeaseLeasesResponse,
   type LeaseRevokeRequest,
   type LeaseRevokeResponse,
-  type LeaseTimeToLiveRequest,
-  type LeaseTimeToLiveResponse,
   type MoveLeaderRequest,
   type MoveLeaderResponse,
   type PutRequest,
@@ -56,6 +59,28 @@ import {
   type TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
+import {
+  MembershipError,
+  computeAddedMemberId,
+  encodeAddContext,
+  encodePromoteContext,
+  encodeUpdateContext,
+  normalizeUrls,
+  type Member as ClusterMember,
+} from '../membership/index.js';
+import type {
+  Member as MemberMessage,
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberListRequest,
+  MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
+  MemberRemoveRequest,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
+} from '../proto/etcdserverpb/rpc.js';
 import { AppliedIndex } from './applied-index.js';
 import type { CallContext, Health, ServerWatchStream } from './api.js';
 import type { ApplyOutcome } from './apply.js';
@@ -69,6 +94,7 @@ import {
   errTimeout,
   errTimeoutDueToLeaderFail,
   errTooManyRequests,
+  errUnhealthyCluster,
   ServerError,
 } from './errors.js';
 import { BackendQuota, requestCost, resolveQuota, type CostedRequest } from './quota.js';
@@ -107,12 +133,22 @@ export interface MemberSettings {
   readonly quotaBackendBytes: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  readonly strictReconfigCheck: boolean;
+  /** This member's advertised client URLs, published to the cluster once it runs. */
+  readonly clientUrls: readonly string[];
   readonly logger: Logger;
+  /** This member was removed from the cluster: the process should stop (etcd exits 0). */
+  readonly onRemoved?: () => void;
 }
 
 /** What the member needs from the peer side (the transport), kept abstract for a single member. */
 export interface PeerPort {
   send(messages: readonly Message[]): void;
+  addPeer(id: bigint, peerUrls: readonly string[]): void;
+  updatePeer(id: bigint, peerUrls: readonly string[]): void;
+  removePeer(id: bigint): void;
+  /** Since when (Date.now milliseconds) a connection to `id` has been up; undefined if down. */
+  activeSince(id: bigint): number | undefined;
 }
 
 type Outcome = ApplyOutcome;
@@ -130,6 +166,9 @@ export class Member {
   private snapshotIndex: number;
   private confState: ConfState;
   private stopped = false;
+  private removedFromCluster = false;
+  private removalScheduled = false;
+  private publishTimer: NodeJS.Timeout | undefined;
   /** Proposals refused for want of a leader, retried when one appears. */
   private parked: { id: bigint; data: Uint8Array }[] = [];
   private readonly leaderWaiters: (() => void)[] = [];
@@ -156,7 +195,8 @@ export class Member {
         },
       },
       this.applied,
-      settings.electionMs,
+      // etcd asks again every 500 ms when a round goes unanswered.
+      Math.min(500, settings.electionMs),
     );
     const quota = resolveQuota(settings.quotaBackendBytes);
     if (quota.warning !== undefined) settings.logger.warn(quota.warning);
@@ -200,14 +240,47 @@ export class Member {
   };
 
   start(): void {
+    for (const m of this.current.cluster.members()) {
+      if (m.id !== this.settings.memberId) this.peers.addPeer(m.id, m.peerUrls);
+    }
     this.driver.start(this.raftHooks);
     this.leaseTimer = setInterval(() => this.leaseLoop(), LEASE_LOOP_MS);
+    this.publish();
+  }
+
+  /**
+   * Publishes this member's name and client URLs through raft (etcd's publish), retrying until it is
+   * applied, so `member list` shows it started. Runs again at every start: the URLs may have changed.
+   */
+  private publish(): void {
+    const attempt = (): void => {
+      this.publishTimer = undefined;
+      if (this.stopped) return;
+      const request = {
+        clusterMemberAttrSet: {
+          memberID: this.settings.memberId,
+          memberAttributes: { name: this.settings.name, clientUrls: [...this.settings.clientUrls] },
+        },
+      };
+      this.propose(request).then(
+        () => this.settings.logger.info(`published local member to cluster through raft`),
+        () => {
+          if (!this.stopped) this.publishTimer = setTimeout(attempt, 500);
+        },
+      );
+    };
+    attempt();
+  }
+
+  get removed(): boolean {
+    return this.removedFromCluster || this.current.cluster.isRemoved(this.settings.memberId);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
+    if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
     await this.driver.stop();
     this.waits.failAll(errStopped());
     this.reads.failAll(errStopped());
@@ -308,6 +381,15 @@ export class Member {
     id: bigint,
     ctx?: CallContext,
   ): Promise<{ header: ResponseHeader; ID: bigint; TTL: bigint }> {
+    if (!this.driver.isLeader) {
+      const body = await this.forwardToLeader(
+        '/leases',
+        LeaseKeepAliveRequest.encode({ ID: id }).finish(),
+        ctx,
+      );
+      const r = LeaseKeepAliveResponse.decode(body);
+      return { header: this.header(), ID: r.ID, TTL: r.TTL };
+    }
     await this.waitLeaderApplied(ctx);
     try {
       const renewed = this.current.lessor.renew(id);
@@ -316,16 +398,66 @@ export class Member {
       }
       return { header: this.header(), ID: id, TTL: renewed.TTL };
     } catch (e) {
-      if (e instanceof LeaseError && e.reason === 'lease-not-found')
+      if (e instanceof LeaseError && e.reason === 'lease-not-found') {
         return { header: this.header(), ID: id, TTL: 0n };
+      }
       throw e;
     }
   }
 
   async leaseTimeToLive(r: LeaseTimeToLiveRequest, ctx?: CallContext): Promise<LeaseTimeToLiveResponse> {
+    if (!this.driver.isLeader) {
+      const body = await this.forwardToLeader(
+        '/leases/internal',
+        LeaseTimeToLiveRequest.encode(r).finish(),
+        ctx,
+      );
+      return { ...LeaseTimeToLiveResponse.decode(body), header: this.header() };
+    }
     await this.waitLeaderApplied(ctx);
     const t = this.current.lessor.timeToLive(r.ID, r.keys);
     return { header: this.header(), ID: t.ID, TTL: t.TTL, grantedTTL: t.grantedTTL, keys: t.keys };
+  }
+
+  /** The peer calls this member answers (as the leader) for followers; see forwardToLeader. */
+  peerCalls(): Record<string, (body: Uint8Array) => Promise<Uint8Array>> {
+    return {
+      '/leases': async (body) => {
+        const r = await this.leaseRenew(LeaseKeepAliveRequest.decode(body).ID);
+        return LeaseKeepAliveResponse.encode({ header: r.header, ID: r.ID, TTL: r.TTL }).finish();
+      },
+      '/leases/internal': async (body) => {
+        const r = await this.leaseTimeToLive(LeaseTimeToLiveRequest.decode(body));
+        return LeaseTimeToLiveResponse.encode(r).finish();
+      },
+    };
+  }
+
+  /**
+   * Keepalives and time-to-live are answered by the leader, which alone knows when leases expire
+   * (etcd forwards them over the peer port the same way).
+   */
+  private async forwardToLeader(path: string, body: Uint8Array, ctx?: CallContext): Promise<Uint8Array> {
+    const leader = this.current.cluster.member(this.leaderId);
+    if (this.leaderId === 0n || leader === undefined) throw errNoLeader();
+    const signals = [AbortSignal.timeout(this.requestTimeoutMs)];
+    if (ctx?.signal !== undefined) signals.push(ctx.signal);
+    const signal = AbortSignal.any(signals);
+    let lastError: unknown;
+    for (const url of leader.peerUrls) {
+      try {
+        const res = await fetch(new URL(path, url), { method: 'POST', body, signal });
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        if (res.status === 200) return bytes;
+        const text = new TextDecoder().decode(bytes);
+        if (text === LEASE_NOT_FOUND_MESSAGE) throw new LeaseError('lease-not-found');
+        throw new ServerError('Unavailable', text);
+      } catch (e) {
+        if (e instanceof LeaseError || e instanceof ServerError) throw e;
+        lastError = e;
+      }
+    }
+    throw signal.aborted ? errTimeout() : new ServerError('Unavailable', `etcdserver: ${String(lastError)}`);
   }
 
   async leaseLeases(ctx?: CallContext): Promise<LeaseLeasesResponse> {
@@ -355,14 +487,115 @@ export class Member {
     }
   }
 
+  // ---- Cluster -------------------------------------------------------------------------------------
+
+  async memberAdd(r: MemberAddRequest, ctx?: CallContext): Promise<MemberAddResponse> {
+    const peerUrls = parsePeerUrls(r.peerURLs);
+    if (this.settings.strictReconfigCheck && !r.isLearner) {
+      if (!this.current.cluster.isReadyToAddVotingMember()) throw notEnoughStarted();
+      this.checkConnectedToVoters();
+    }
+    const member: ClusterMember = {
+      id: computeAddedMemberId(peerUrls, Date.now()),
+      name: '',
+      peerUrls,
+      clientUrls: [],
+      isLearner: r.isLearner,
+    };
+    const type = r.isLearner ? 'addLearnerNode' : 'addNode';
+    await this.proposeConfChange({ type, nodeId: member.id, context: encodeAddContext(member) }, ctx);
+    return { header: this.header(), member: toMemberMessage(member), members: this.memberMessages() };
+  }
+
+  async memberRemove(r: MemberRemoveRequest, ctx?: CallContext): Promise<MemberRemoveResponse> {
+    const cluster = this.current.cluster;
+    if (this.settings.strictReconfigCheck) {
+      const target = cluster.member(r.ID);
+      if (target !== undefined && !target.isLearner && !cluster.isReadyToRemoveVotingMember(r.ID)) {
+        throw notEnoughStarted();
+      }
+    }
+    await this.proposeConfChange({ type: 'removeNode', nodeId: r.ID, context: new Uint8Array(0) }, ctx);
+    return { header: this.header(), members: this.memberMessages() };
+  }
+
+  async memberUpdate(r: MemberUpdateRequest, ctx?: CallContext): Promise<MemberUpdateResponse> {
+    const peerUrls = parsePeerUrls(r.peerURLs);
+    const context = encodeUpdateContext(r.ID, peerUrls);
+    await this.proposeConfChange({ type: 'updateNode', nodeId: r.ID, context }, ctx);
+    return { header: this.header(), members: this.memberMessages() };
+  }
+
+  async memberPromote(r: MemberPromoteRequest, ctx?: CallContext): Promise<MemberPromoteResponse> {
+    const cluster = this.current.cluster;
+    const target = cluster.member(r.ID);
+    if (target === undefined) throw new MembershipErrorAsServer('id-not-found');
+    if (!target.isLearner) throw new MembershipErrorAsServer('member-not-learner');
+    if (!this.driver.isLeader) throw this.hasLeader() ? errNotLeader() : errNoLeader();
+    // The learner must have caught up: its match within 90% of the leader's (etcd's isLearnerReady).
+    const progress = this.driver.node.status().progress;
+    const leaderMatch = progress.get(this.settings.memberId)?.match ?? 0;
+    const learnerMatch = progress.get(r.ID)?.match ?? 0;
+    if (learnerMatch < leaderMatch * 0.9) throw new MembershipErrorAsServer('learner-not-ready');
+    await this.proposeConfChange({ type: 'addNode', nodeId: r.ID, context: encodePromoteContext(r.ID) }, ctx);
+    return { header: this.header(), members: this.memberMessages() };
+  }
+
+  async memberList(_r: MemberListRequest, _ctx?: CallContext): Promise<MemberListResponse> {
+    return { header: this.header(), members: this.memberMessages() };
+  }
+
+  private memberMessages(): MemberMessage[] {
+    return this.current.cluster.members().map(toMemberMessage);
+  }
+
+  /** etcd's strict reconfiguration check: the leader has heard from every voter for 5 s. */
+  private checkConnectedToVoters(): void {
+    const now = Date.now();
+    for (const m of this.current.cluster.voters()) {
+      if (m.id === this.settings.memberId) continue;
+      const since = this.peers.activeSince(m.id);
+      if (since === undefined || now - since < 5000) throw errUnhealthyCluster();
+    }
+  }
+
+  private async proposeConfChange(cc: Omit<ConfChange, 'id'>, ctx?: CallContext): Promise<object> {
+    if (this.stopped) throw errStopped();
+    const id = this.ids.next();
+    const waiting = this.waits.register(id);
+    const timer = setTimeout(() => this.waits.fail(id, errTimeout()), this.requestTimeoutMs);
+    const abort = (): void => this.waits.fail(id, new ServerError('Canceled', 'context canceled'));
+    ctx?.signal?.addEventListener('abort', abort, { once: true });
+    const result = this.driver.node.proposeConfChange({ ...cc, id });
+    this.driver.wake();
+    if (!result.ok) {
+      this.waits.fail(
+        id,
+        result.reason === 'no-leader'
+          ? errNoLeader()
+          : new ServerError('Unknown', `raft proposal dropped (${result.reason})`),
+      );
+    }
+    try {
+      const outcome = await waiting;
+      if (!outcome.ok) throw outcome.error;
+      return outcome.response;
+    } finally {
+      clearTimeout(timer);
+      ctx?.signal?.removeEventListener('abort', abort);
+    }
+  }
+
   // ---- Maintenance ---------------------------------------------------------------------------------
 
   async alarm(r: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse> {
     if (r.action === AlarmRequest_AlarmAction.GET) {
       await this.linearizableRead(ctx);
-      return { header: this.header(), alarms: this.current.alarms.get(r.alarm) };
+      return { header: undefined, alarms: this.current.alarms.get(r.alarm) };
     }
-    return this.fill((await this.propose({ alarm: r }, ctx)) as AlarmResponse);
+    // etcd 3.4 answers Alarm and Defragment without a header.
+    const response = (await this.propose({ alarm: r }, ctx)) as AlarmResponse;
+    return { header: undefined, alarms: response.alarms };
   }
 
   async status(): Promise<StatusResponse> {
@@ -386,7 +619,7 @@ export class Member {
 
   async defragment(): Promise<DefragmentResponse> {
     await this.current.backend.defragment();
-    return { header: this.header() };
+    return { header: undefined };
   }
 
   async hash(): Promise<HashResponse> {
@@ -553,6 +786,16 @@ export class Member {
     const lastIndex = entries.length > 0 ? entries[entries.length - 1].index : this.applied.index;
     this.applied.advanceTo(lastIndex);
     if (this.applied.index - this.snapshotIndex > this.settings.snapshotCount) await this.snapshot();
+    if (this.removedFromCluster) this.onRemovedFromCluster();
+  }
+
+  private onRemovedFromCluster(): void {
+    if (this.stopped || this.removalScheduled) return;
+    this.removalScheduled = true;
+    this.settings.logger.warn('the member has been permanently removed from the cluster; shutting down');
+    // Like etcd, after ten ticks: the request that removed this member may be waiting for its answer here.
+    const timer = setTimeout(() => this.settings.onRemoved?.(), 10 * this.settings.heartbeatMs);
+    timer.unref();
   }
 
   private applyRequest(e: Entry): void {
@@ -569,11 +812,49 @@ export class Member {
 
   private applyConfChange(e: Entry): void {
     const cc: ConfChange = decodeConfChange(e.data);
-    this.confState = this.driver.node.applyConfChange(cc);
-    this.driver.wake();
-    if (cc.id !== undefined) {
-      this.waits.trigger(cc.id, { ok: true, response: {} });
+    const cluster = this.current.cluster;
+    let outcome: Outcome;
+    try {
+      const result = cluster.applyConfChange(cc);
+      this.confState = this.driver.node.applyConfChange(cc);
+      const o = result.outcome;
+      if (o.kind === 'removed') {
+        if (o.id !== this.settings.memberId) this.peers.removePeer(o.id);
+      } else if (o.member.id !== this.settings.memberId) {
+        if (o.kind === 'added') this.peers.addPeer(o.member.id, o.member.peerUrls);
+        else this.peers.updatePeer(o.member.id, o.member.peerUrls);
+      }
+      outcome = { ok: true, response: o.kind === 'removed' ? {} : { member: toMemberMessage(o.member) } };
+      this.settings.logger.info(
+        `applied membership change: ${o.kind} ${hex(o.kind === 'removed' ? o.id : o.member.id)}`,
+      );
+      if (result.removedSelf) this.removedFromCluster = true;
+    } catch (err) {
+      if (!(err instanceof MembershipError)) throw err;
+      // A refused change still leaves the log: raft sees it as a no-op (etcd's convention).
+      this.confState = this.driver.node.applyConfChange({ ...cc, nodeId: 0n });
+      outcome = { ok: false, error: new ServerError(err.grpc.code, err.grpc.message) };
     }
+    this.driver.wake();
+    if (cc.id !== undefined) this.waits.trigger(cc.id, outcome);
+  }
+
+  // ---- Peer traffic ---------------------------------------------------------------------------------
+
+  receiveMessages(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    const node = this.driver.node;
+    for (const msg of messages) node.step(msg);
+    this.driver.wake();
+  }
+
+  reportUnreachable(id: bigint): void {
+    this.driver.node.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: bigint, status: SnapshotStatus): void {
+    this.driver.node.reportSnapshot(id, status);
+    this.driver.wake();
   }
 
   // ---- Snapshots between members -------------------------------------------------------------------
@@ -644,6 +925,38 @@ export class Member {
     const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
     if (compactTo > storage.firstIndex()) storage.compact(compactTo);
     this.settings.logger.info(`saved snapshot at index ${index}`);
+  }
+}
+
+function toMemberMessage(m: ClusterMember): MemberMessage {
+  return {
+    ID: m.id,
+    name: m.name,
+    peerURLs: [...m.peerUrls],
+    clientURLs: [...m.clientUrls],
+    isLearner: m.isLearner,
+  };
+}
+
+/** A membership refusal in the form clients see: etcd's wire text and gRPC code. */
+class MembershipErrorAsServer extends ServerError {
+  constructor(reason: ConstructorParameters<typeof MembershipError>[0]) {
+    const status = new MembershipError(reason).grpc;
+    super(status.code, status.message);
+  }
+}
+
+function notEnoughStarted(): ServerError {
+  return new MembershipErrorAsServer('not-enough-started');
+}
+
+function parsePeerUrls(urls: readonly string[]): string[] {
+  try {
+    const parsed = normalizeUrls(urls);
+    if (parsed.length === 0) throw new Error('no URLs');
+    return parsed;
+  } catch {
+    throw new MembershipErrorAsServer('bad-urls');
   }
 }
 

@@ -2,6 +2,7 @@
 // the alarms, wired to each other and to the applier. Opening rebuilds everything from the backend.
 
 import { Lessor, type LessorConfig } from '../lease/index.js';
+import { RaftCluster, type ClusterIdentity } from '../membership/index.js';
 import { KvApplier } from '../mvcc/kv-apply.js';
 import { KeyspaceStore, type KeyspaceLogger } from '../mvcc/kv-store.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
@@ -10,6 +11,7 @@ import { AlarmStore } from './alarms.js';
 import { Applier, type ApplierParts } from './apply.js';
 
 export interface StateOptions {
+  readonly identity: ClusterIdentity;
   readonly lessor: LessorConfig;
   readonly logger: KeyspaceLogger;
   readonly onAlarm?: ApplierParts['onAlarm'];
@@ -21,6 +23,7 @@ export interface MemberState {
   readonly watchable: WatchableStore;
   readonly lessor: Lessor;
   readonly alarms: AlarmStore;
+  readonly cluster: RaftCluster;
   readonly kv: KvApplier;
   readonly applier: Applier;
   close(): Promise<void>;
@@ -33,14 +36,16 @@ export function openState(backend: Backend, options: StateOptions): MemberState 
   lessor.setKeyspace({ deleteKeys: (keys) => void store.deleteKeys(keys) });
   const watchable = new WatchableStore(store, backend);
   const alarms = new AlarmStore(backend.batchTx);
+  const cluster = RaftCluster.recover(options.identity, backend.batchTx);
   const kv = new KvApplier(store, (id) => lessor.has(id));
-  const applier = new Applier({ kv, lessor, alarms, onAlarm: options.onAlarm });
+  const applier = new Applier({ kv, lessor, alarms, cluster, onAlarm: options.onAlarm });
   return {
     backend,
     store,
     watchable,
     lessor,
     alarms,
+    cluster,
     kv,
     applier,
     async close() {

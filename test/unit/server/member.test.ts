@@ -13,19 +13,35 @@ import {
   RangeRequest,
   TxnRequest,
 } from '../../../src/proto/etcdserverpb/rpc.js';
+import { bootstrapNewCluster, bootstrapPeers } from '../../../src/membership/index.js';
 import { openMember, type OpenMemberOptions } from '../../../src/server/bootstrap.js';
 import type { Member } from '../../../src/server/member.js';
 import { bytes, text } from '../mvcc/helpers.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
+const cluster = bootstrapNewCluster({
+  name: 'default',
+  initialCluster: 'default=http://localhost:2380',
+  token: 'etcd-cluster',
+  advertisePeerUrls: ['http://localhost:2380'],
+});
+
 function options(dataDir: string, extra: Partial<OpenMemberOptions> = {}): OpenMemberOptions {
   return {
     name: 'default',
     dataDir,
-    identity: { memberId: 0x8e9e05c52164694dn, clusterId: 0xcdf818194e3a8c32n },
-    bootstrapPeers: [{ id: 0x8e9e05c52164694dn, context: new Uint8Array(0) }],
-    peers: { send: () => {} },
+    identity: { memberId: cluster.localId, clusterId: cluster.clusterId },
+    bootstrapPeers: bootstrapPeers(cluster.members),
+    peers: {
+      send: () => {},
+      addPeer: () => {},
+      updatePeer: () => {},
+      removePeer: () => {},
+      activeSince: () => undefined,
+    },
+    strictReconfigCheck: true,
+    clientUrls: ['http://127.0.0.1:2379'],
     heartbeatMs: 10,
     electionMs: 100,
     preVote: true,
@@ -65,6 +81,16 @@ test('a single member elects itself, applies writes through raft and serves line
   assert.equal(put.header?.memberId, 0x8e9e05c52164694dn);
   assert.equal(put.header?.clusterId, 0xcdf818194e3a8c32n);
   assert.ok((put.header?.raftTerm ?? 0n) >= 2n);
+  const members = await m.memberList({ linearizable: false });
+  assert.deepEqual(members.members, [
+    {
+      ID: 0x8e9e05c52164694dn,
+      name: 'default',
+      peerURLs: ['http://localhost:2380'],
+      clientURLs: ['http://127.0.0.1:2379'],
+      isLearner: false,
+    },
+  ]);
   const got = await m.range(RangeRequest.fromPartial({ key: bytes('foo') }));
   assert.deepEqual(
     got.kvs.map((kv) => text(kv.value)),

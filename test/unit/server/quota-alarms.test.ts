@@ -59,7 +59,11 @@ function fixture(t: { after: (fn: () => Promise<void>) => void }): Fixture {
   return {
     open() {
       const backend = Backend.open(join(dir, 'db'), { logger: { warn: () => {} } });
-      current = openState(backend, { lessor: { now: () => 0 }, logger: { warn: () => {} } });
+      current = openState(backend, {
+        identity: { clusterId: 1n, localId: 1n },
+        lessor: { now: () => 0 },
+        logger: { warn: () => {} },
+      });
       return current;
     },
     close,

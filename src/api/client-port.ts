@@ -1,0 +1,172 @@
+// The client port: one listener per --listen-client-urls entry serving gRPC and HTTP/1.1 on the same
+// socket, as etcd's cmux does. Each connection's first bytes decide: the HTTP/2 client preface goes
+// to the gRPC server (through grpc-js's connection injector), anything else to the HTTP/1.1 server
+// (/health, /version, /metrics, the JSON gateway).
+
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
+
+import type { ServerApi } from '../server/api.js';
+import { createGrpcServer, maxReceiveBytes } from './grpc-server.js';
+import { createHttpServer } from './http-server.js';
+import type { ClientPortLogger } from './logger.js';
+import { grpcCredentials, INSECURE, schemesFor, type ClientPortSecurity } from './security.js';
+
+export interface ClientPortOptions {
+  readonly api: ServerApi;
+  /** --listen-client-urls, e.g. ['http://127.0.0.1:2379']. Port 0 picks a free port. */
+  readonly listenUrls: readonly string[];
+  /** --max-request-bytes (etcd default 1572864). */
+  readonly maxRequestBytes: number;
+  readonly logger: ClientPortLogger;
+  readonly security?: ClientPortSecurity;
+  /** Server keepalive (--grpc-keepalive-interval / --grpc-keepalive-timeout). */
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+  /** How long a connection may take to send its first bytes (default 10 s). */
+  readonly firstBytesTimeoutMs?: number;
+}
+
+export interface ClientPortAddress {
+  /** The listen URL as given. */
+  readonly url: string;
+  readonly host: string;
+  /** The bound port (the real one when the URL said 0). */
+  readonly port: number;
+}
+
+export interface ClientPort {
+  readonly addresses: readonly ClientPortAddress[];
+  /** Stops listening and ends every connection and stream; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The HTTP/2 client connection preface; an HTTP/1 request can never start with it. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+export async function startClientPort(options: ClientPortOptions): Promise<ClientPort> {
+  const security = options.security ?? INSECURE;
+  const targets = options.listenUrls.map((u) => parseListenUrl(u, schemesFor(security)));
+  const { api, logger } = options;
+
+  const grpc = createGrpcServer(api, {
+    maxRequestBytes: options.maxRequestBytes,
+    keepaliveTimeMs: options.keepaliveTimeMs,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+    logger,
+  });
+  const injector = grpc.createConnectionInjector(grpcCredentials(security));
+  const http = createHttpServer(api, { maxReceiveBytes: maxReceiveBytes(options.maxRequestBytes), logger });
+  const sockets = new Set<Socket>();
+  const firstBytesTimeoutMs = options.firstBytesTimeoutMs ?? 10_000;
+
+  const route = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {
+      // A reset from the client; whoever owns the socket by now sees it too.
+    });
+    sniff(socket, firstBytesTimeoutMs, (isH2) => {
+      if (isH2) injector.injectConnection(socket);
+      else {
+        http.emit('connection', socket);
+        // The sniffer paused the socket; the HTTP server only listens for data and would wait forever.
+        socket.resume();
+      }
+    });
+  };
+
+  const listeners: NetServer[] = [];
+  const addresses: ClientPortAddress[] = [];
+  try {
+    for (const t of targets) {
+      const server = createNetServer({ noDelay: true }, route);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(t.port, t.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      listeners.push(server);
+      const a = server.address() as AddressInfo;
+      addresses.push({ url: t.url, host: t.host, port: a.port });
+      logger.info('serving client traffic insecurely', { address: `${t.host}:${a.port}` });
+    }
+  } catch (e) {
+    for (const s of listeners) s.close();
+    injector.destroy();
+    grpc.forceShutdown();
+    throw e;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    addresses,
+    close: () =>
+      (closing ??= (async () => {
+        const closed = listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+        injector.destroy();
+        grpc.forceShutdown();
+        http.closeAllConnections();
+        for (const s of sockets) s.destroy();
+        await Promise.all(closed);
+      })()),
+  };
+}
+
+/**
+ * Waits for enough of the connection's first bytes to tell HTTP/2 from HTTP/1 (as soon as they stop
+ * matching the preface, or once the whole preface is there), then puts the bytes back for the
+ * protocol server that takes the socket.
+ */
+function sniff(socket: Socket, timeoutMs: number, decide: (isH2: boolean) => void): void {
+  let seen: Buffer = Buffer.alloc(0);
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const onData = (chunk: Buffer): void => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, H2_PREFACE.length);
+    const matches = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+    if (matches && n < H2_PREFACE.length) return;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.pause();
+    socket.unshift(seen);
+    decide(matches);
+  };
+  const onEnd = (): void => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  socket.on('data', onData);
+  socket.once('end', onEnd);
+}
+
+interface ListenTarget {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+function parseListenUrl(url: string, schemes: readonly string[]): ListenTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`client port: invalid listen URL ${JSON.stringify(url)}`);
+  }
+  if (!schemes.includes(u.protocol)) {
+    throw new Error(
+      `client port: listen URL ${url}: scheme ${u.protocol} is not served (only ${schemes.join(', ')})`,
+    );
+  }
+  if (u.port === '') throw new Error(`client port: listen URL ${url} has no port`);
+  // URL keeps the brackets of an IPv6 literal; listen() wants the bare address.
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return { url, host, port: Number(u.port) };
+}

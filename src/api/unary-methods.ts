@@ -1,0 +1,310 @@
+// Every unary RPC of the client port in one table: which service and grpc-js handler it is, which
+// gateway paths reach it, its message codecs, and the ServerApi call that answers it. The gRPC server
+// and the JSON gateway are both built from this table, so the two can never disagree on behaviour.
+
+import {
+  AlarmRequest,
+  AlarmResponse,
+  AuthDisableRequest,
+  AuthDisableResponse,
+  AuthEnableRequest,
+  AuthEnableResponse,
+  AuthenticateRequest,
+  AuthenticateResponse,
+  AuthRoleAddRequest,
+  AuthRoleAddResponse,
+  AuthRoleDeleteRequest,
+  AuthRoleDeleteResponse,
+  AuthRoleGetRequest,
+  AuthRoleGetResponse,
+  AuthRoleGrantPermissionRequest,
+  AuthRoleGrantPermissionResponse,
+  AuthRoleListRequest,
+  AuthRoleListResponse,
+  AuthRoleRevokePermissionRequest,
+  AuthRoleRevokePermissionResponse,
+  AuthStatusRequest,
+  AuthStatusResponse,
+  AuthUserAddRequest,
+  AuthUserAddResponse,
+  AuthUserChangePasswordRequest,
+  AuthUserChangePasswordResponse,
+  AuthUserDeleteRequest,
+  AuthUserDeleteResponse,
+  AuthUserGetRequest,
+  AuthUserGetResponse,
+  AuthUserGrantRoleRequest,
+  AuthUserGrantRoleResponse,
+  AuthUserListRequest,
+  AuthUserListResponse,
+  AuthUserRevokeRoleRequest,
+  AuthUserRevokeRoleResponse,
+  CompactionRequest,
+  CompactionResponse,
+  DefragmentRequest,
+  DefragmentResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  DowngradeRequest,
+  DowngradeResponse,
+  HashKVRequest,
+  HashKVResponse,
+  HashRequest,
+  HashResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseLeasesRequest,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberListRequest,
+  MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
+  MemberRemoveRequest,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  StatusRequest,
+  StatusResponse,
+  TxnRequest,
+  TxnResponse,
+  type MessageFns,
+} from '../proto/etcdserverpb/rpc.js';
+import type { CallContext, ServerApi } from '../server/api.js';
+import { authOff, AuthOffError } from './auth-off.js';
+
+export type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
+
+export interface UnaryMethod {
+  readonly service: ServiceName;
+  /** The handler's key in the grpc-js service definition, e.g. 'range'. */
+  readonly handler: string;
+  /** Gateway paths below the version prefix, e.g. '/kv/range' (for POST /v3/kv/range). */
+  readonly gatewayPaths: readonly string[];
+  /** The request from gateway JSON (either field-name style, as grpc-gateway accepts). */
+  fromJson(json: unknown): unknown;
+  /** The response as ts-proto JSON (camelCase names; the gateway renames them). */
+  toJson(response: unknown): unknown;
+  /** Encoded size of a request, to apply the gRPC receive limit to gateway requests. */
+  encodedSize(request: unknown): number;
+  invoke(api: ServerApi, request: unknown, ctx: CallContext): Promise<unknown>;
+}
+
+function unary<Req, Res>(
+  service: ServiceName,
+  handler: string,
+  gatewayPaths: readonly string[],
+  req: MessageFns<Req>,
+  res: MessageFns<Res>,
+  invoke: (api: ServerApi, r: Req, ctx: CallContext) => Promise<Res> | Res,
+): UnaryMethod {
+  return {
+    service,
+    handler,
+    gatewayPaths,
+    fromJson: (json) => req.fromJSON(json),
+    toJson: (r) => res.toJSON(r as Res),
+    encodedSize: (r) => req.encode(r as Req).finish().byteLength,
+    // Synchronous throws (the auth answers) become rejections like the member's.
+    invoke: async (api, r, ctx) => invoke(api, r as Req, ctx),
+  };
+}
+
+const unimplemented = (what: string): never => {
+  throw new AuthOffError('Unimplemented', `cairn: ${what} is not implemented yet`);
+};
+
+export const UNARY_METHODS: readonly UnaryMethod[] = [
+  // KV
+  unary('KV', 'range', ['/kv/range'], RangeRequest, RangeResponse, (a, r, c) => a.range(r, c)),
+  unary('KV', 'put', ['/kv/put'], PutRequest, PutResponse, (a, r, c) => a.put(r, c)),
+  unary('KV', 'deleteRange', ['/kv/deleterange'], DeleteRangeRequest, DeleteRangeResponse, (a, r, c) =>
+    a.deleteRange(r, c),
+  ),
+  unary('KV', 'txn', ['/kv/txn'], TxnRequest, TxnResponse, (a, r, c) => a.txn(r, c)),
+  unary('KV', 'compact', ['/kv/compaction'], CompactionRequest, CompactionResponse, (a, r, c) =>
+    a.compact(r, c),
+  ),
+
+  // Lease (keepalive is a stream, elsewhere). 3.4 also serves three of them under /v3/kv/lease/.
+  unary('Lease', 'leaseGrant', ['/lease/grant'], LeaseGrantRequest, LeaseGrantResponse, (a, r, c) =>
+    a.leaseGrant(r, c),
+  ),
+  unary(
+    'Lease',
+    'leaseRevoke',
+    ['/lease/revoke', '/kv/lease/revoke'],
+    LeaseRevokeRequest,
+    LeaseRevokeResponse,
+    (a, r, c) => a.leaseRevoke(r, c),
+  ),
+  unary(
+    'Lease',
+    'leaseTimeToLive',
+    ['/lease/timetolive', '/kv/lease/timetolive'],
+    LeaseTimeToLiveRequest,
+    LeaseTimeToLiveResponse,
+    (a, r, c) => a.leaseTimeToLive(r, c),
+  ),
+  unary(
+    'Lease',
+    'leaseLeases',
+    ['/lease/leases', '/kv/lease/leases'],
+    LeaseLeasesRequest,
+    LeaseLeasesResponse,
+    (a, _r, c) => a.leaseLeases(c),
+  ),
+
+  // Cluster
+  unary('Cluster', 'memberAdd', ['/cluster/member/add'], MemberAddRequest, MemberAddResponse, (a, r, c) =>
+    a.memberAdd(r, c),
+  ),
+  unary(
+    'Cluster',
+    'memberRemove',
+    ['/cluster/member/remove'],
+    MemberRemoveRequest,
+    MemberRemoveResponse,
+    (a, r, c) => a.memberRemove(r, c),
+  ),
+  unary(
+    'Cluster',
+    'memberUpdate',
+    ['/cluster/member/update'],
+    MemberUpdateRequest,
+    MemberUpdateResponse,
+    (a, r, c) => a.memberUpdate(r, c),
+  ),
+  unary('Cluster', 'memberList', ['/cluster/member/list'], MemberListRequest, MemberListResponse, (a, r, c) =>
+    a.memberList(r, c),
+  ),
+  unary(
+    'Cluster',
+    'memberPromote',
+    ['/cluster/member/promote'],
+    MemberPromoteRequest,
+    MemberPromoteResponse,
+    (a, r, c) => a.memberPromote(r, c),
+  ),
+
+  // Maintenance. 3.4 maps both Hash and HashKV to /v3/maintenance/hash and serves Hash there; 3.5
+  // moved HashKV to /v3/maintenance/hashkv, which we serve too.
+  unary('Maintenance', 'alarm', ['/maintenance/alarm'], AlarmRequest, AlarmResponse, (a, r, c) =>
+    a.alarm(r, c),
+  ),
+  unary('Maintenance', 'status', ['/maintenance/status'], StatusRequest, StatusResponse, (a, _r, c) =>
+    a.status(c),
+  ),
+  unary(
+    'Maintenance',
+    'defragment',
+    ['/maintenance/defragment'],
+    DefragmentRequest,
+    DefragmentResponse,
+    (a, _r, c) => a.defragment(c),
+  ),
+  unary('Maintenance', 'hash', ['/maintenance/hash'], HashRequest, HashResponse, (a, _r, c) => a.hash(c)),
+  unary('Maintenance', 'hashKv', ['/maintenance/hashkv'], HashKVRequest, HashKVResponse, (a, r, c) =>
+    a.hashKV(r, c),
+  ),
+  unary(
+    'Maintenance',
+    'moveLeader',
+    ['/maintenance/transfer-leadership'],
+    MoveLeaderRequest,
+    MoveLeaderResponse,
+    (a, r, c) => a.moveLeader(r, c),
+  ),
+  unary('Maintenance', 'downgrade', ['/maintenance/downgrade'], DowngradeRequest, DowngradeResponse, () =>
+    unimplemented('Downgrade'),
+  ),
+
+  // Auth, with auth off and no auth store (see auth-off.ts).
+  unary('Auth', 'authEnable', ['/auth/enable'], AuthEnableRequest, AuthEnableResponse, () =>
+    authOff.enable(),
+  ),
+  unary('Auth', 'authDisable', ['/auth/disable'], AuthDisableRequest, AuthDisableResponse, (a) =>
+    authOff.disable(() => a.header()),
+  ),
+  unary('Auth', 'authStatus', ['/auth/status'], AuthStatusRequest, AuthStatusResponse, (a) =>
+    authOff.status(() => a.header()),
+  ),
+  unary('Auth', 'authenticate', ['/auth/authenticate'], AuthenticateRequest, AuthenticateResponse, () =>
+    authOff.authenticate(),
+  ),
+  unary('Auth', 'userAdd', ['/auth/user/add'], AuthUserAddRequest, AuthUserAddResponse, (_a, r) =>
+    authOff.userAdd(r.name),
+  ),
+  unary('Auth', 'userGet', ['/auth/user/get'], AuthUserGetRequest, AuthUserGetResponse, () =>
+    authOff.noSuchUser(),
+  ),
+  unary('Auth', 'userList', ['/auth/user/list'], AuthUserListRequest, AuthUserListResponse, (a) =>
+    authOff.userList(() => a.header()),
+  ),
+  unary('Auth', 'userDelete', ['/auth/user/delete'], AuthUserDeleteRequest, AuthUserDeleteResponse, () =>
+    authOff.noSuchUser(),
+  ),
+  unary(
+    'Auth',
+    'userChangePassword',
+    ['/auth/user/changepw'],
+    AuthUserChangePasswordRequest,
+    AuthUserChangePasswordResponse,
+    () => authOff.noSuchUser(),
+  ),
+  unary(
+    'Auth',
+    'userGrantRole',
+    ['/auth/user/grant'],
+    AuthUserGrantRoleRequest,
+    AuthUserGrantRoleResponse,
+    () => authOff.noSuchUser(),
+  ),
+  unary(
+    'Auth',
+    'userRevokeRole',
+    ['/auth/user/revoke'],
+    AuthUserRevokeRoleRequest,
+    AuthUserRevokeRoleResponse,
+    () => authOff.noSuchUser(),
+  ),
+  unary('Auth', 'roleAdd', ['/auth/role/add'], AuthRoleAddRequest, AuthRoleAddResponse, (_a, r) =>
+    authOff.roleAdd(r.name),
+  ),
+  unary('Auth', 'roleGet', ['/auth/role/get'], AuthRoleGetRequest, AuthRoleGetResponse, () =>
+    authOff.noSuchRole(),
+  ),
+  unary('Auth', 'roleList', ['/auth/role/list'], AuthRoleListRequest, AuthRoleListResponse, (a) =>
+    authOff.roleList(() => a.header()),
+  ),
+  unary('Auth', 'roleDelete', ['/auth/role/delete'], AuthRoleDeleteRequest, AuthRoleDeleteResponse, () =>
+    authOff.noSuchRole(),
+  ),
+  unary(
+    'Auth',
+    'roleGrantPermission',
+    ['/auth/role/grant'],
+    AuthRoleGrantPermissionRequest,
+    AuthRoleGrantPermissionResponse,
+    () => authOff.noSuchRole(),
+  ),
+  unary(
+    'Auth',
+    'roleRevokePermission',
+    ['/auth/role/revoke'],
+    AuthRoleRevokePermissionRequest,
+    AuthRoleRevokePermissionResponse,
+    () => authOff.noSuchRole(),
+  ),
+];

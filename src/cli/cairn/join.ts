@@ -1,0 +1,48 @@
+// Joining an existing cluster (--initial-cluster-state existing): ask the other members' peer URLs
+// for the member list and the cluster ID, as etcd's GetClusterFromRemotePeers does.
+
+import { get } from 'node:http';
+
+import { decodeMembersResponse, parseId, type ExistingCluster } from '../../membership/index.js';
+
+const ATTEMPT_TIMEOUT_MS = 2000;
+
+function fetchMembers(url: string): Promise<ExistingCluster> {
+  return new Promise((resolve, reject) => {
+    const req = get(new URL('/members', url), { timeout: ATTEMPT_TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+          const header = res.headers['x-etcd-cluster-id'];
+          if (typeof header !== 'string') throw new Error('no X-Etcd-Cluster-ID header');
+          resolve({ clusterId: parseId(header), members: decodeMembersResponse(Buffer.concat(chunks)) });
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+export async function fetchExistingCluster(
+  peerUrls: readonly string[],
+  logger: { warn(message: string): void },
+): Promise<ExistingCluster> {
+  for (const url of peerUrls) {
+    try {
+      return await fetchMembers(url);
+    } catch (e) {
+      logger.warn(
+        `could not get cluster response from ${url}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+  throw new Error(
+    'cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs',
+  );
+}

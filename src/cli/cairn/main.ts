@@ -1,0 +1,194 @@
+// `cairn`: one member of a cluster, started with etcd's flags. It checks its configuration before it
+// touches the data dir, opens (or creates) the data dir, joins its peers over the peer port, serves
+// the client port, and stops cleanly on SIGINT/SIGTERM or when removed from the cluster.
+
+import { randomInt } from 'node:crypto';
+
+import { pino, type Logger as Pino } from 'pino';
+
+import { startClientPort, type ClientPort } from '../../api/index.js';
+import { parseServerConfig, type ServerConfig } from '../../config/index.js';
+import {
+  InitialClusterError,
+  bootstrapNewCluster,
+  bootstrapPeers,
+  encodeMembersResponse,
+  joinExistingCluster,
+  remotePeerUrls,
+  type BootstrapCluster,
+} from '../../membership/index.js';
+import type { BootstrapPeer } from '../../raft/types.js';
+import { dataDirLayout, hasMemberData, openMember } from '../../server/bootstrap.js';
+import type { Logger, Member } from '../../server/member.js';
+import { CLUSTER_VERSION, SERVER_VERSION } from '../../server/member.js';
+import { PeerServer, Transport } from '../../transport/index.js';
+import { fetchExistingCluster } from './join.js';
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+function makeLogger(config: ServerConfig): Pino {
+  const level = config.logLevel === 'panic' ? 'fatal' : config.logLevel;
+  return pino({ level, base: { name: config.name } }, pino.destination({ fd: 2, sync: false }));
+}
+
+type Fields = Readonly<Record<string, unknown>>;
+
+/** One logger for every layer: the member's (message only) and the ports' (message and fields). */
+interface SharedLogger extends Logger {
+  info(message: string, fields?: Fields): void;
+  warn(message: string, fields?: Fields): void;
+}
+
+function adapt(log: Pino): SharedLogger {
+  return {
+    info: (message: string, fields?: Fields) =>
+      fields === undefined ? log.info(message) : log.info(fields, message),
+    warn: (message: string, fields?: Fields) =>
+      fields === undefined ? log.warn(message) : log.warn(fields, message),
+    error: (message: string) => log.error(message),
+  };
+}
+
+async function main(): Promise<void> {
+  const parsed = parseServerConfig(process.argv.slice(2), process.env);
+  if (parsed.kind === 'help' || parsed.kind === 'version') {
+    process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : `${parsed.text}\n`);
+    return;
+  }
+  if (parsed.kind === 'error') fail(parsed.message, parsed.exitCode);
+  const config = parsed.config;
+  const log = makeLogger(config);
+  const logger = adapt(log);
+  for (const w of parsed.warnings) logger.warn(w);
+
+  const layout = dataDirLayout(config.dataDir, config.walDir);
+  let identity = { memberId: 0n, clusterId: 0n };
+  let peers: readonly BootstrapPeer[] | undefined;
+  let knownPeers: BootstrapCluster['members'] = [];
+  if (!hasMemberData(layout)) {
+    // Every check that can refuse happens before the data dir is created.
+    const options = {
+      name: config.name,
+      initialCluster: config.initialCluster,
+      token: config.initialClusterToken,
+      advertisePeerUrls: config.initialAdvertisePeerUrls,
+    };
+    let cluster: BootstrapCluster;
+    try {
+      if (config.initialClusterState === 'new') {
+        cluster = bootstrapNewCluster(options);
+        peers = bootstrapPeers(cluster.members);
+      } else {
+        const existing = await fetchExistingCluster(remotePeerUrls(options), logger);
+        cluster = joinExistingCluster(options, existing);
+      }
+    } catch (e) {
+      if (e instanceof InitialClusterError) fail(e.message);
+      throw e;
+    }
+    identity = { memberId: cluster.localId, clusterId: cluster.clusterId };
+    knownPeers = cluster.members;
+  }
+
+  // What is running, for a stop at any point of the start-up.
+  const running: {
+    member?: Member;
+    clientPort?: ClientPort;
+    transport?: Transport;
+    peerServer?: PeerServer;
+  } = {};
+  let stopping: Promise<void> | undefined;
+  const stop = (code: number): Promise<void> =>
+    (stopping ??= (async () => {
+      await running.clientPort?.close().catch(() => {});
+      await running.transport?.close().catch(() => {});
+      await running.peerServer?.close().catch(() => {});
+      await running.member?.stop().catch(() => {});
+      log.flush();
+      process.exit(code);
+    })());
+
+  // The member is opened first (a restart learns its identity from the WAL); its peer messages go
+  // through this forwarder to the transport created right after, before anything is sent.
+  const peerPort = {
+    send: (messages: Parameters<Transport['send']>[0]) => running.transport?.send(messages),
+    addPeer: (id: bigint, urls: readonly string[]) => running.transport?.addPeer(id, urls),
+    updatePeer: (id: bigint, urls: readonly string[]) => running.transport?.updatePeer(id, urls),
+    removePeer: (id: bigint) => running.transport?.removePeer(id),
+    activeSince: (id: bigint) => running.transport?.activeSince(id),
+  };
+
+  const m = await openMember({
+    name: config.name,
+    dataDir: config.dataDir,
+    walDir: config.walDir,
+    identity,
+    bootstrapPeers: peers,
+    peers: peerPort,
+    heartbeatMs: config.heartbeatIntervalMs,
+    electionMs: config.electionTimeoutMs,
+    preVote: config.preVote,
+    snapshotCount: config.snapshotCount,
+    quotaBackendBytes: config.quotaBackendBytes ?? -1,
+    maxRequestBytes: config.maxRequestBytes,
+    maxTxnOps: config.maxTxnOps,
+    strictReconfigCheck: config.strictReconfigCheck,
+    clientUrls: config.advertiseClientUrls,
+    randomSeed: randomInt(2 ** 31),
+    logger,
+    onRemoved: () => void stop(0),
+  });
+  running.member = m;
+  const transport = new Transport({
+    clusterId: m.clusterId,
+    memberId: m.memberId,
+    advertiseUrls: config.initialAdvertisePeerUrls,
+    logger,
+    reportUnreachable: (id) => m.reportUnreachable(id),
+    reportSnapshot: (id, status) => m.reportSnapshot(id, status),
+    onRemoved: () => {
+      logger.warn('a peer reports this member was removed from the cluster; shutting down');
+      void stop(0);
+    },
+    openSnapshotBody: (msg) => m.snapshotBody(msg),
+  });
+  running.transport = transport;
+  for (const p of knownPeers) if (p.id !== m.memberId) transport.addPeer(p.id, p.peerUrls);
+  if (m.removed) {
+    logger.warn('the member has been permanently removed from the cluster; exiting');
+    await stop(0);
+  }
+
+  running.peerServer = await PeerServer.start({
+    clusterId: m.clusterId,
+    memberId: m.memberId,
+    listenUrls: config.listenPeerUrls,
+    logger,
+    isRemoved: (id) => m.state.cluster.isRemoved(id),
+    isKnownPeer: (id) => m.state.cluster.member(id) !== undefined,
+    onMessage: (messages) => m.receiveMessages(messages),
+    onSnapshot: (message, body) => m.receiveSnapshot(message, body),
+    membersJson: () => encodeMembersResponse(m.state.cluster.members()),
+    versionJson: () => JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
+    calls: m.peerCalls(),
+  });
+  running.clientPort = await startClientPort({
+    api: m,
+    listenUrls: config.listenClientUrls,
+    maxRequestBytes: config.maxRequestBytes,
+    logger,
+  });
+  m.start();
+  logger.info(
+    `serving client traffic on ${config.listenClientUrls.join(',')}, peers on ${config.listenPeerUrls.join(',')}`,
+  );
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+}
+
+main().catch((e: unknown) => {
+  fail(`cairn: ${e instanceof Error ? e.message : String(e)}`);
+});

@@ -1,0 +1,173 @@
+// What a command gets: its arguments and flags, the output, and (built on first use, the way etcdctl's
+// clientConfigFromCmd does: environment, then output format, then endpoints) the printer and the client.
+
+import { randomUUID } from 'node:crypto';
+
+import { Client } from '../../client/client.js';
+import type { EtcdError } from '../../client/errors.js';
+import type { AttemptFailure } from '../../client/transport.js';
+import { parseEndpoint } from '../../client/endpoints.js';
+import { ExitCode, ExitError, fail } from './exit.js';
+import type { FlagSet } from './flags.js';
+import { goJsonString, zapTimestamp } from './go-text.js';
+import { applyEnv } from './globals.js';
+import type { Output } from './output.js';
+import { FieldsPrinter } from './print-fields.js';
+import { JsonPrinter } from './print-json.js';
+import { ProtobufPrinter } from './print-protobuf.js';
+import { SimplePrinter } from './print-simple.js';
+import { TablePrinter } from './print-table.js';
+import type { Printer } from './printer.js';
+
+export interface ContextInit {
+  readonly path: readonly string[];
+  readonly args: string[];
+  readonly flags: FlagSet;
+  readonly env: NodeJS.ProcessEnv;
+  readonly o: Output;
+  /** The whole command line after the program name (watch looks for `--` in it). */
+  readonly argv: readonly string[];
+  readonly stdin: NodeJS.ReadableStream;
+}
+
+export class Context {
+  readonly path: readonly string[];
+  readonly args: string[];
+  readonly flags: FlagSet;
+  readonly env: NodeJS.ProcessEnv;
+  readonly o: Output;
+  readonly argv: readonly string[];
+  readonly stdin: NodeJS.ReadableStream;
+  private printer: Printer | undefined;
+  private envApplied = false;
+  private readonly clients: Client[] = [];
+  /** clientv3 names each client `client-<uuid>`; its retry log shows it. */
+  private readonly clientName = `client-${randomUUID()}`;
+
+  constructor(init: ContextInit) {
+    this.path = init.path;
+    this.args = init.args;
+    this.flags = init.flags;
+    this.env = init.env;
+    this.o = init.o;
+    this.argv = init.argv;
+    this.stdin = init.stdin;
+  }
+
+  get commandTimeoutMs(): number {
+    return this.flags.duration('command-timeout');
+  }
+
+  /** Applies ETCDCTL_* once (watch also owns ETCDCTL_WATCH_KEY / _RANGE_END). */
+  applyEnvironment(): void {
+    if (this.envApplied) return;
+    this.envApplied = true;
+    applyEnv(this.flags, this.env, this.o, this.path[0] === 'watch' ? ['watch-key', 'watch-range-end'] : []);
+  }
+
+  /** The printer for -w / --hex ("unsupported output format", exit 4, for an unknown name). */
+  display(): Printer {
+    if (this.printer === undefined) {
+      const isHex = this.flags.bool('hex');
+      const format = this.flags.string('write-out');
+      switch (format) {
+        case 'simple':
+          this.printer = new SimplePrinter(this.o, isHex);
+          break;
+        case 'fields':
+          this.printer = new FieldsPrinter(this.o);
+          break;
+        case 'json':
+          this.printer = new JsonPrinter(this.o);
+          break;
+        case 'protobuf':
+          this.printer = new ProtobufPrinter(this.o);
+          break;
+        case 'table':
+          this.printer = new TablePrinter(this.o);
+          break;
+        default:
+          fail(ExitCode.BadFeature, 'unsupported output format');
+      }
+    }
+    return this.printer;
+  }
+
+  endpoints(): string[] {
+    return this.flags.stringSlice('endpoints').map((e) => e.trim());
+  }
+
+  /** A client for the global endpoints (or the given ones), after applying the environment and -w. */
+  client(endpoints?: readonly string[]): Client {
+    this.applyEnvironment();
+    this.display();
+    const eps = endpoints ?? this.endpoints();
+    let first: string;
+    try {
+      first = parseEndpoint(eps[0] ?? '').address;
+    } catch (e) {
+      fail(ExitCode.Error, e instanceof Error ? e.message : String(e));
+    }
+    const target = `endpoint://${this.clientName}/${first}`;
+    let client: Client;
+    try {
+      client = Client.connect({
+        endpoints: eps,
+        dialTimeoutMs: this.flags.duration('dial-timeout'),
+        keepaliveTimeMs: this.flags.duration('keepalive-time'),
+        keepaliveTimeoutMs: this.flags.duration('keepalive-timeout'),
+        onAttemptFailed: (f) => this.logRetry(target, f),
+      });
+    } catch (e) {
+      fail(ExitCode.BadConnection, e instanceof Error ? e.message : String(e));
+    }
+    this.clients.push(client);
+    return client;
+  }
+
+  /**
+   * clientv3's retry interceptor logs every failed unary attempt as a zap JSON line on stderr; etcdctl
+   * users see it before each `Error:` line, so cairnctl writes the same line (timestamp and client
+   * name differ per run, as they do for etcdctl).
+   */
+  private logRetry(target: string, f: AttemptFailure): void {
+    const error =
+      f.error.local && f.error.connectionFailed
+        ? 'rpc error: code = DeadlineExceeded desc = latest balancer error: all SubConns are in TransientFailure'
+        : f.error.grpcText;
+    this.o.err(
+      `{"level":"warn","ts":${goJsonString(zapTimestamp(new Date()))},"caller":"clientv3/retry_interceptor.go:62",` +
+        `"msg":"retrying of unary invoker failed","target":${goJsonString(target)},"attempt":${f.attempt},` +
+        `"error":${goJsonString(error)}}\n`,
+    );
+  }
+
+  /** Awaits a client call; a failure ends the command with `code` and the error text (optionally wrapped). */
+  async call<T>(p: Promise<T>, code: number = ExitCode.Error, wrap?: (text: string) => string): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      const text = errorText(e);
+      fail(code, wrap === undefined ? text : wrap(text));
+    }
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+    this.clients.length = 0;
+  }
+
+  /** Reads all of stdin. */
+  async readStdin(): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    return Buffer.concat(chunks);
+  }
+}
+
+/** The text etcdctl prints for a failed client call (typed etcd errors bare, others as gRPC status text). */
+export function errorText(e: unknown): string {
+  if (e instanceof ExitError) return e.text ?? '';
+  if (e instanceof Error) return (e as EtcdError).message;
+  return String(e);
+}

@@ -1,0 +1,105 @@
+// The `json` format: one JSON document per response.
+
+import type {
+  AlarmResponse,
+  DeleteRangeResponse,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
+  MemberAddResponse,
+  MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
+  PutResponse,
+  RangeResponse,
+  TxnResponse,
+} from '../../proto/etcdserverpb/rpc.js';
+import { goJsonString } from './go-text.js';
+import * as J from './json.js';
+import type { Output } from './output.js';
+import { Printer, type EpHashKV, type EpHealth, type EpStatus, type WatchView } from './printer.js';
+
+export class JsonPrinter extends Printer {
+  constructor(o: Output) {
+    super(o, 'json');
+  }
+
+  private print(json: string): void {
+    this.o.out(`${json}\n`);
+  }
+
+  override del(r: DeleteRangeResponse): void {
+    this.print(J.deleteResponse(r));
+  }
+  override get(r: RangeResponse): void {
+    this.print(J.rangeResponse(r));
+  }
+  override put(r: PutResponse): void {
+    this.print(J.putResponse(r));
+  }
+  override txn(r: TxnResponse): void {
+    this.print(J.txnResponse(r));
+  }
+  override watch(r: WatchView): void {
+    this.print(J.watchResponse(r));
+  }
+  override grant(r: LeaseGrantResponse): void {
+    this.print(J.leaseGrant(r));
+  }
+  override revoke(_id: bigint, r: LeaseRevokeResponse): void {
+    this.print(J.headerOnly(r));
+  }
+  override keepAlive(r: LeaseKeepAliveResponse): void {
+    this.print(J.leaseKeepAlive(r));
+  }
+  override timeToLive(r: LeaseTimeToLiveResponse): void {
+    this.print(J.leaseTimeToLive(r));
+  }
+  override leases(r: LeaseLeasesResponse): void {
+    this.print(J.leaseLeases(r));
+  }
+  override memberAdd(r: MemberAddResponse): void {
+    this.print(J.membersResponse(r));
+  }
+  override memberRemove(_id: bigint, r: MemberRemoveResponse): void {
+    this.print(J.membersResponse(r));
+  }
+  override memberUpdate(_id: bigint, r: MemberUpdateResponse): void {
+    this.print(J.membersResponse(r));
+  }
+  override memberPromote(_id: bigint, r: MemberPromoteResponse): void {
+    this.print(J.membersResponse(r));
+  }
+  override memberList(r: MemberListResponse): void {
+    this.print(J.membersResponse(r));
+  }
+  override endpointHealth(list: readonly EpHealth[]): void {
+    const items = list.map((h) =>
+      new J.JsonObject()
+        .str('endpoint', h.ep, true)
+        .bool('health', h.health, true)
+        .str('took', h.took, true)
+        .str('error', h.error)
+        .toString(),
+    );
+    this.print(`[${items.join(',')}]`);
+  }
+  override endpointStatus(list: readonly EpStatus[]): void {
+    const items = list.map((s) => `{"Endpoint":${goJsonString(s.ep)},"Status":${J.statusResponse(s.resp)}}`);
+    this.print(`[${items.join(',')}]`);
+  }
+  override endpointHashKV(list: readonly EpHashKV[]): void {
+    const items = list.map((s) => `{"Endpoint":${goJsonString(s.ep)},"HashKV":${J.hashKVResponse(s.resp)}}`);
+    this.print(`[${items.join(',')}]`);
+  }
+  override moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void {
+    this.print(J.headerOnly(r));
+  }
+  override alarm(r: AlarmResponse): void {
+    this.print(J.alarmResponse(r));
+  }
+}

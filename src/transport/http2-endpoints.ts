@@ -1,0 +1,182 @@
+// The only place where peer-port servers and client sessions are created. Cleartext HTTP/2 (h2c) today;
+// passing PeerTlsOptions switches both sides to TLS without touching the rest of the transport.
+//
+// The cleartext listener sniffs the first bytes of each connection: the HTTP/2 connection preface goes
+// to the HTTP/2 server, anything else to a small HTTP/1.1 server, so `curl http://host:2380/members`
+// works without --http2-prior-knowledge, as it does against etcd. Raft traffic is HTTP/2 only.
+
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { PeerTlsOptions } from './types.js';
+
+/** Receiver windows: large enough that a busy stream is not throttled by flow control on a LAN. */
+const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
+const SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
+/** Larger DATA frames mean fewer chunks (and callbacks) per megabyte on the receiving side. */
+const MAX_FRAME_SIZE = 256 * 1024;
+/** nghttp2 refuses new streams beyond this much buffered session memory (MB); default 10 is tight. */
+const MAX_SESSION_MEMORY_MB = 64;
+/** A connection that has not sent a byte this long after accepting is dropped (cleartext sniffing). */
+const SNIFF_TIMEOUT_MS = 10_000;
+
+const SERVER_SETTINGS: http2.Settings = {
+  initialWindowSize: STREAM_WINDOW_BYTES,
+  maxFrameSize: MAX_FRAME_SIZE,
+  maxConcurrentStreams: 128,
+};
+
+export interface PeerListenerHandlers {
+  /** An HTTP/2 request (raft stream, snapshot, or a plain GET). */
+  onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
+  /** An HTTP/1.1 request on the cleartext port (only GETs are useful there). */
+  onHttp1(req: http.IncomingMessage, res: http.ServerResponse): void;
+}
+
+export interface PeerListener {
+  /** The URL actually bound (the real port when 0 was asked for). */
+  readonly url: string;
+  /** Stops accepting and destroys every open connection. */
+  close(): Promise<void>;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** host and port of a peer URL; IPv6 brackets removed, default ports by scheme. */
+export function hostPortOf(url: URL): HostPort {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return { host, port };
+}
+
+function checkScheme(url: URL, tlsOptions: PeerTlsOptions | undefined): void {
+  if (url.protocol === 'http:' && tlsOptions === undefined) return;
+  if (url.protocol === 'https:' && tlsOptions !== undefined) return;
+  if (url.protocol === 'https:')
+    throw new Error(`peer URL ${url.href} is https but no TLS key/cert was given`);
+  if (url.protocol === 'http:') throw new Error(`peer URL ${url.href} is http but TLS is configured`);
+  throw new Error(`peer URL ${url.href}: unsupported scheme ${url.protocol}`);
+}
+
+function configureServerSession(session: http2.ServerHttp2Session): void {
+  // The connection-level window is not part of SETTINGS; it is raised with a WINDOW_UPDATE.
+  session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+}
+
+/** Listens on `url` (host and port only). Resolves once bound. */
+export async function listenPeer(
+  url: URL,
+  tlsOptions: PeerTlsOptions | undefined,
+  handlers: PeerListenerHandlers,
+): Promise<PeerListener> {
+  checkScheme(url, tlsOptions);
+  const { host, port } = hostPortOf(url);
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket): void => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+
+  let server: net.Server;
+  if (tlsOptions === undefined) {
+    const h2 = http2.createServer({ settings: SERVER_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB });
+    h2.on('session', configureServerSession);
+    h2.on('stream', handlers.onStream);
+    const h1 = http.createServer(handlers.onHttp1);
+    server = net.createServer((socket) => {
+      track(socket);
+      sniff(socket, h2, h1);
+    });
+  } else {
+    // HTTP/1.1 over TLS would need ALPN routing outside the HTTP/2 server's compat layer; the peer
+    // port speaks only HTTP/2 under TLS.
+    const secure = http2.createSecureServer({
+      key: tlsOptions.key,
+      cert: tlsOptions.cert,
+      ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+      requestCert: tlsOptions.clientCertAuth === true,
+      rejectUnauthorized: tlsOptions.clientCertAuth === true,
+      settings: SERVER_SETTINGS,
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    });
+    secure.on('connection', track);
+    secure.on('session', configureServerSession);
+    secure.on('stream', handlers.onStream);
+    server = secure;
+  }
+  server.on('error', () => {}); // listen errors reject below; later ones (EMFILE) are per connection
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error): void => reject(e);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  const bound = new URL(url.href);
+  bound.port = String(boundPort);
+
+  return {
+    url: bound.origin,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+      }),
+  };
+}
+
+/** Routes a cleartext connection by its first bytes: "PRI" (the HTTP/2 preface) or HTTP/1.1. */
+function sniff(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void {
+  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+  socket.on('error', () => {}); // the owning server takes over error handling after routing
+  let seen = Buffer.alloc(0);
+  const onReadable = (): void => {
+    let chunk: Buffer | null;
+    while ((chunk = socket.read() as Buffer | null) !== null) seen = Buffer.concat([seen, chunk]);
+    if (seen.byteLength < 3) return;
+    socket.off('readable', onReadable);
+    socket.setTimeout(0);
+    // Give the bytes back: the HTTP/2 session reads a socket's buffered data before its native handle.
+    socket.unshift(seen);
+    if (seen[0] === 0x50 && seen[1] === 0x52 && seen[2] === 0x49) h2.emit('connection', socket);
+    else h1.emit('connection', socket);
+  };
+  socket.on('readable', onReadable);
+}
+
+/** Opens an HTTP/2 client session to a peer URL. Errors arrive as the session's 'error' event. */
+export function connectPeer(url: URL, tlsOptions: PeerTlsOptions | undefined): http2.ClientHttp2Session {
+  checkScheme(url, tlsOptions);
+  const { host, port } = hostPortOf(url);
+  const createConnection =
+    tlsOptions === undefined
+      ? () => net.connect({ host, port, noDelay: true })
+      : () => {
+          const socket = tls.connect({
+            host,
+            port,
+            servername: net.isIP(host) === 0 ? host : undefined,
+            ALPNProtocols: ['h2'],
+            key: tlsOptions.key,
+            cert: tlsOptions.cert,
+            ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+          });
+          socket.setNoDelay(true);
+          return socket;
+        };
+  return http2.connect(url.origin, {
+    createConnection,
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    settings: { enablePush: false },
+  });
+}

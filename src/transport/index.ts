@@ -1,0 +1,7 @@
+// The peer transport: raft messages and snapshots between members over HTTP/2.
+
+export { PeerServer, type PeerServerOptions, type ReceivedStats } from './peer-server.js';
+export { Transport, type TransportOptions, type TransportStats } from './transport.js';
+export type { PeerStats, LinkState } from './peer-link.js';
+export { DEFAULT_LIMITS, type TransportLimits } from './limits.js';
+export { silentLogger, type PeerTlsOptions, type TransportLogger } from './types.js';

@@ -1,0 +1,80 @@
+// Shared vocabulary of the peer transport: the logger it writes to, the IDs it puts in headers, the
+// paths and headers of the peer protocol, and the limits that bound every queue.
+
+/** What the transport needs from a logger. The member adapts its own logger (pino) to this. */
+export interface TransportLogger {
+  info(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+}
+
+export const silentLogger: TransportLogger = {
+  info() {},
+  warn() {},
+};
+
+/** Key, certificate and CA for TLS on the peer port (PEM). Absent: cleartext HTTP/2 (h2c). */
+export interface PeerTlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Server side: ask the client for a certificate and refuse it unless the CA signed it. */
+  readonly clientCertAuth?: boolean;
+}
+
+// ---- The peer protocol --------------------------------------------------------------------------
+
+/** Bumped when the framing or the headers change incompatibly; both sides must speak the same one. */
+export const PROTOCOL_VERSION = '1';
+
+export const PATH_RAFT_STREAM = '/raft/stream';
+export const PATH_RAFT_SNAPSHOT = '/raft/snapshot';
+export const PATH_MEMBERS = '/members';
+export const PATH_VERSION = '/version';
+
+export const HEADER_CLUSTER_ID = 'x-cairn-cluster-id';
+export const HEADER_FROM = 'x-cairn-from';
+export const HEADER_TO = 'x-cairn-to';
+export const HEADER_PROTOCOL = 'x-cairn-protocol';
+/** The sender's advertised peer URLs, comma separated, so a receiver that does not know it yet can answer. */
+export const HEADER_PEER_URLS = 'x-cairn-peer-urls';
+/** A short machine-readable reason on a refusal, for the sender's log. */
+export const HEADER_REASON = 'x-cairn-reason';
+
+/** Refusal statuses, chosen like etcd's rafthttp so they read the same in a packet capture. */
+export const STATUS_OK = 200;
+export const STATUS_BAD_REQUEST = 400;
+export const STATUS_NOT_FOUND = 404;
+export const STATUS_METHOD_NOT_ALLOWED = 405;
+/** The sender was removed from the cluster: it must stop. */
+export const STATUS_GONE = 410;
+/** Cluster ID, receiver ID or protocol version do not match. */
+export const STATUS_PRECONDITION_FAILED = 412;
+export const STATUS_INTERNAL_ERROR = 500;
+
+// ---- Limits -------------------------------------------------------------------------------------
+
+/** Largest frame a receiver accepts; a sender never builds one this big (see FRAME_SOFT_BYTES). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** A sender starts a new frame once the current one holds this much, so receivers decode incrementally. */
+export const FRAME_SOFT_BYTES = 4 * 1024 * 1024;
+/** Largest encoded MsgSnap (without the database, which streams after it) a receiver accepts. */
+export const MAX_SNAPSHOT_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+// ---- IDs ----------------------------------------------------------------------------------------
+
+/** Member and cluster IDs travel as lowercase hex without padding, as etcd prints them. */
+export function idToHex(id: bigint): string {
+  return id.toString(16);
+}
+
+const HEX_ID = /^[0-9a-f]{1,16}$/i;
+
+/** A hex ID from a header, or undefined when absent or malformed (never throws). */
+export function parseHexId(value: string | string[] | undefined): bigint | undefined {
+  if (typeof value !== 'string' || !HEX_ID.test(value)) return undefined;
+  return BigInt('0x' + value);
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
