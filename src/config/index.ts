@@ -1,5 +1,4 @@
 // Public surface of the server configuration module.
 export { parseServerConfig, verifyingError, type ParseOptions } from './parse-server-config.js';
-export { parseInitialCluster, verifyBootstrap, type InitialMember } from './bootstrap.js';
 export { CAIRN_VERSION, API_VERSION, helpText, versionText } from './help.js';
 export type { ConfigResult, ServerConfig, TlsConfig, AutoCompaction, LogLevel } from './types.js';
