@@ -177,10 +177,38 @@ test('member add, start with --initial-cluster-state existing, remove; the remov
   );
 
   const id = /^([0-9a-f]+), started, a4,/m.exec(await etcdctl(c.endpoints(), 'member', 'list'))![1];
-  assert.match(await etcdctl(c.endpoints(), 'member', 'remove', id), /Member +[0-9a-f]+ removed from cluster/);
+  assert.match(
+    await etcdctl(c.endpoints(), 'member', 'remove', id),
+    /Member +[0-9a-f]+ removed from cluster/,
+  );
   assert.equal(await joiner.exited, 0, 'a removed member stops with exit code 0');
   assert.match(joiner.log, /removed from the cluster/);
   const list = await etcdctl(c.endpoints(), 'member', 'list');
   assert.ok(!list.includes('a4'), list);
   await assert.rejects(etcdctl(c.endpoints(), 'member', 'remove', id), /member not found/);
+});
+
+test('past --quota-backend-bytes the NOSPACE alarm is raised: writes fail, reads and deletes work', async (t) => {
+  const c = await cairnCluster(t, ['q1']);
+  c.start(c.members[0], ['--quota-backend-bytes', String(256 * 1024)]);
+  await leaderOf(c);
+  const ep = c.endpoints();
+  const value = 'v'.repeat(16 * 1024);
+  let refusal = '';
+  for (let i = 0; i < 200 && refusal === ''; i++) {
+    try {
+      await etcdctlFull(ep, '5s', 'put', `big/${i}`, value);
+    } catch (e) {
+      refusal = String((e as { stderr?: string }).stderr ?? e);
+    }
+  }
+  assert.match(refusal, /Error: etcdserver: mvcc: database space exceeded/);
+  await waitFor('the alarm', async () =>
+    /alarm:NOSPACE/.test(await etcdctl(ep, 'alarm', 'list')) ? true : undefined,
+  );
+  assert.equal(await etcdctl(ep, 'get', 'big/0', '--print-value-only'), `${value}\n`);
+  assert.equal(await etcdctl(ep, 'del', 'big/0'), '1\n');
+  await assert.rejects(etcdctlFull(ep, '5s', 'put', 'small', 'x'), /database space exceeded/);
+  assert.match(await etcdctl(ep, 'alarm', 'disarm'), /alarm:NOSPACE/);
+  assert.equal(await etcdctl(ep, 'alarm', 'list'), '');
 });
