@@ -364,7 +364,8 @@ function cmp(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function isReadOnly(r: TxnRequest): boolean {
+/** Whether a txn only reads (then it needs no raft round, only a linearizable read). */
+export function isReadOnly(r: TxnRequest): boolean {
   const readOnlyOps = (ops: readonly RequestOp[]): boolean =>
     ops.every((op) => {
       const req = op.request;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 
 import { LEASE_NOT_FOUND_MESSAGE, LeaseError } from '../lease/index.js';
+import { isReadOnly } from '../mvcc/kv-apply.js';
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
 import { WatchStream } from '../mvcc/watch-stream.js';
 import { decodeConfChange } from '../raft/codec.js';
@@ -62,6 +63,7 @@ import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import {
   MembershipError,
   computeAddedMemberId,
+  formatId,
   encodeAddContext,
   encodePromoteContext,
   encodeUpdateContext,
@@ -327,7 +329,7 @@ export class Member {
 
   async txn(r: TxnRequest, ctx?: CallContext): Promise<TxnResponse> {
     validateTxn(r, this.settings.maxTxnOps);
-    if (isReadOnlyTxn(r)) {
+    if (isReadOnly(r)) {
       await this.linearizableRead(ctx);
       return this.fill(this.current.kv.txn(r).response);
     }
@@ -562,28 +564,21 @@ export class Member {
   private async proposeConfChange(cc: Omit<ConfChange, 'id'>, ctx?: CallContext): Promise<object> {
     if (this.stopped) throw errStopped();
     const id = this.ids.next();
-    const waiting = this.waits.register(id);
-    const timer = setTimeout(() => this.waits.fail(id, errTimeout()), this.requestTimeoutMs);
-    const abort = (): void => this.waits.fail(id, new ServerError('Canceled', 'context canceled'));
-    ctx?.signal?.addEventListener('abort', abort, { once: true });
-    const result = this.driver.node.proposeConfChange({ ...cc, id });
-    this.driver.wake();
-    if (!result.ok) {
-      this.waits.fail(
-        id,
-        result.reason === 'no-leader'
-          ? errNoLeader()
-          : new ServerError('Unknown', `raft proposal dropped (${result.reason})`),
-      );
-    }
-    try {
-      const outcome = await waiting;
-      if (!outcome.ok) throw outcome.error;
-      return outcome.response;
-    } finally {
-      clearTimeout(timer);
-      ctx?.signal?.removeEventListener('abort', abort);
-    }
+    const leaderAtStart = this.leaderId;
+    return (
+      await this.awaitApplied(id, leaderAtStart, ctx, () => {
+        const result = this.driver.node.proposeConfChange({ ...cc, id });
+        this.driver.wake();
+        if (!result.ok) {
+          this.waits.fail(
+            id,
+            result.reason === 'no-leader'
+              ? errNoLeader()
+              : new ServerError('Unknown', `raft proposal dropped (${result.reason})`),
+          );
+        }
+      })
+    ).response;
   }
 
   // ---- Maintenance ---------------------------------------------------------------------------------
@@ -701,14 +696,26 @@ export class Member {
       InternalRaftRequest.fromPartial({ ...request, header: { ID: id, username: '', authRevision: 0n } }),
     ).finish();
     if (data.byteLength > this.settings.maxRequestBytes) throw errRequestTooLarge();
+    return this.awaitApplied(id, this.leaderId, ctx, () => this.submit(id, data));
+  }
+
+  /**
+   * Registers the wait for request `id`, runs `propose`, and resolves with the applied outcome; fails
+   * on the request timeout (naming a leader change if one happened) or when the caller cancels.
+   */
+  private async awaitApplied(
+    id: bigint,
+    leaderAtStart: bigint,
+    ctx: CallContext | undefined,
+    propose: () => void,
+  ): Promise<Extract<Outcome, { ok: true }>> {
     const waiting = this.waits.register(id);
-    const leaderAtStart = this.leaderId;
     const timer = setTimeout(() => {
       this.waits.fail(id, this.leaderId !== leaderAtStart ? errTimeoutDueToLeaderFail() : errTimeout());
     }, this.requestTimeoutMs);
     const abort = (): void => this.waits.fail(id, new ServerError('Canceled', 'context canceled'));
     ctx?.signal?.addEventListener('abort', abort, { once: true });
-    this.submit(id, data);
+    propose();
     try {
       const outcome = await waiting;
       if (!outcome.ok) throw outcome.error;
@@ -754,8 +761,8 @@ export class Member {
     if (s.lead !== this.leaderId) {
       this.settings.logger.info(
         s.lead === 0n
-          ? `${hex(this.settings.memberId)} lost leader ${hex(this.leaderId)}`
-          : `${hex(this.settings.memberId)} elected leader ${hex(s.lead)} at term ${this.driver.term}`,
+          ? `${formatId(this.settings.memberId)} lost leader ${formatId(this.leaderId)}`
+          : `${formatId(this.settings.memberId)} elected leader ${formatId(s.lead)} at term ${this.driver.term}`,
       );
     }
     this.leaderId = s.lead;
@@ -826,7 +833,7 @@ export class Member {
       }
       outcome = { ok: true, response: o.kind === 'removed' ? {} : { member: toMemberMessage(o.member) } };
       this.settings.logger.info(
-        `applied membership change: ${o.kind} ${hex(o.kind === 'removed' ? o.id : o.member.id)}`,
+        `applied membership change: ${o.kind} ${formatId(o.kind === 'removed' ? o.id : o.member.id)}`,
       );
       if (result.removedSelf) this.removedFromCluster = true;
     } catch (err) {
@@ -958,18 +965,4 @@ function parsePeerUrls(urls: readonly string[]): string[] {
   } catch {
     throw new MembershipErrorAsServer('bad-urls');
   }
-}
-
-function isReadOnlyTxn(r: TxnRequest): boolean {
-  const ops = [...r.success, ...r.failure];
-  return ops.every((op) => {
-    const req = op.request;
-    if (req === undefined || req.$case === 'requestRange') return true;
-    if (req.$case === 'requestTxn') return isReadOnlyTxn(req.value);
-    return false;
-  });
-}
-
-function hex(id: bigint): string {
-  return id.toString(16);
 }
