@@ -1,7 +1,9 @@
 // The client port: one listener per --listen-client-urls entry serving gRPC and HTTP/1.1 on the same
 // socket, as etcd's cmux does. Each connection's first bytes decide: the HTTP/2 client preface goes
 // to the gRPC server (through grpc-js's connection injector), anything else to the HTTP/1.1 server
-// (/health, /version, /metrics, the JSON gateway).
+// (/health, /version, /metrics, the JSON gateway). HTTP/2 connections whose `:authority` carries a
+// scheme (etcdctl's `endpoint status` and friends) reach grpc-js through a rewriter; see
+// h2-authority.ts.
 
 import {
   createServer as createNetServer,
@@ -12,6 +14,8 @@ import {
 
 import type { ServerApi } from '../server/api.js';
 import { createGrpcServer, maxReceiveBytes } from './grpc-server.js';
+import { H2_PREFACE, settleH2Connection } from './h2-authority.js';
+import { LeaderMonitor } from './leader-monitor.js';
 import { createHttpServer } from './http-server.js';
 import type { ClientPortLogger } from './logger.js';
 import { grpcCredentials, INSECURE, schemesFor, type ClientPortSecurity } from './security.js';
@@ -29,6 +33,11 @@ export interface ClientPortOptions {
   readonly keepaliveTimeoutMs?: number;
   /** How long a connection may take to send its first bytes (default 10 s). */
   readonly firstBytesTimeoutMs?: number;
+  /**
+   * --election-timeout (default 1000 ms): how often the port checks for a leader; `hasleader`
+   * streams are cancelled after MAX_NO_LEADER_CHECKS checks in a row without one.
+   */
+  readonly electionTimeoutMs?: number;
 }
 
 export interface ClientPortAddress {
@@ -45,19 +54,18 @@ export interface ClientPort {
   close(): Promise<void>;
 }
 
-/** The HTTP/2 client connection preface; an HTTP/1 request can never start with it. */
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
 export async function startClientPort(options: ClientPortOptions): Promise<ClientPort> {
   const security = options.security ?? INSECURE;
   const targets = options.listenUrls.map((u) => parseListenUrl(u, schemesFor(security)));
   const { api, logger } = options;
 
+  const leaderMonitor = new LeaderMonitor(() => api.hasLeader(), options.electionTimeoutMs ?? 1000);
   const grpc = createGrpcServer(api, {
     maxRequestBytes: options.maxRequestBytes,
     keepaliveTimeMs: options.keepaliveTimeMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     logger,
+    leaderMonitor,
   });
   const injector = grpc.createConnectionInjector(grpcCredentials(security));
   const http = createHttpServer(api, { maxReceiveBytes: maxReceiveBytes(options.maxRequestBytes), logger });
@@ -70,9 +78,15 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     socket.on('error', () => {
       // A reset from the client; whoever owns the socket by now sees it too.
     });
-    sniff(socket, firstBytesTimeoutMs, (isH2) => {
-      if (isH2) injector.injectConnection(socket);
-      else {
+    sniff(socket, firstBytesTimeoutMs, (isH2, seen) => {
+      if (isH2) {
+        const onProtocolError = (e: Error): void =>
+          logger.warn('client port: closing a connection that broke HTTP/2', { error: e.message });
+        settleH2Connection(socket, seen, { onProtocolError }, (c) =>
+          injector.injectConnection(c.kind === 'native' ? c.socket : c.stream),
+        );
+      } else {
+        socket.unshift(seen);
         http.emit('connection', socket);
         // The sniffer paused the socket; the HTTP server only listens for data and would wait forever.
         socket.resume();
@@ -99,6 +113,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     }
   } catch (e) {
     for (const s of listeners) s.close();
+    leaderMonitor.close();
     injector.destroy();
     grpc.forceShutdown();
     throw e;
@@ -110,6 +125,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     close: () =>
       (closing ??= (async () => {
         const closed = listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+        leaderMonitor.close();
         injector.destroy();
         grpc.forceShutdown();
         http.closeAllConnections();
@@ -121,10 +137,10 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
 
 /**
  * Waits for enough of the connection's first bytes to tell HTTP/2 from HTTP/1 (as soon as they stop
- * matching the preface, or once the whole preface is there), then puts the bytes back for the
- * protocol server that takes the socket.
+ * matching the preface, or once the whole preface is there), then pauses the socket and hands over
+ * the bytes read so far.
  */
-function sniff(socket: Socket, timeoutMs: number, decide: (isH2: boolean) => void): void {
+function sniff(socket: Socket, timeoutMs: number, decide: (isH2: boolean, seen: Buffer) => void): void {
   let seen: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
   const onData = (chunk: Buffer): void => {
@@ -136,8 +152,7 @@ function sniff(socket: Socket, timeoutMs: number, decide: (isH2: boolean) => voi
     socket.off('data', onData);
     socket.off('end', onEnd);
     socket.pause();
-    socket.unshift(seen);
-    decide(matches);
+    decide(matches, seen);
   };
   const onEnd = (): void => {
     clearTimeout(timer);

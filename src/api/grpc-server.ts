@@ -31,9 +31,17 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import type { ServerApi } from '../server/api.js';
 import { HealthService, healthImplementation } from './health-service.js';
+import type { LeaderMonitor } from './leader-monitor.js';
 import type { ClientPortLogger } from './logger.js';
 import { KeepAliveSession, WatchSession, type ResponseSink } from './stream-sessions.js';
-import { failure, failureOf, NO_LEADER, toStatusError, type CallFailure } from './status.js';
+import {
+  failure,
+  failureOf,
+  NO_LEADER,
+  NOT_SUPPORTED_FOR_LEARNER,
+  toStatusError,
+  type CallFailure,
+} from './status.js';
 import { UNARY_METHODS, type ServiceName, type UnaryMethod } from './unary-methods.js';
 
 /** etcd's allowance for gRPC framing on top of --max-request-bytes. */
@@ -48,6 +56,8 @@ export interface GrpcServerOptions {
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
   readonly logger: ClientPortLogger;
+  /** Cancels the `hasleader` streams once the member has been without a leader too long. */
+  readonly leaderMonitor?: LeaderMonitor;
 }
 
 export const maxReceiveBytes = (maxRequestBytes: number): number => maxRequestBytes + GRPC_OVERHEAD_BYTES;
@@ -74,13 +84,13 @@ export function createGrpcServer(api: ServerApi, options: GrpcServerOptions): Se
     Auth: {},
   };
   for (const m of UNARY_METHODS) impls[m.service][m.handler] = unaryHandler(api, m, options.logger);
-  impls.Lease['leaseKeepAlive'] = keepAliveHandler(api);
+  impls.Lease['leaseKeepAlive'] = keepAliveHandler(api, options.leaderMonitor);
   impls.Maintenance['snapshot'] = snapshotHandler;
 
   const add = (def: object, impl: UntypedServiceImplementation): void =>
     server.addService(def as ServiceDefinition, impl);
   add(KVService, impls.KV);
-  add(WatchService, { watch: watchHandler(api) });
+  add(WatchService, { watch: watchHandler(api, options.leaderMonitor) });
   add(LeaseService, impls.Lease);
   add(ClusterService, impls.Cluster);
   add(MaintenanceService, impls.Maintenance);
@@ -118,6 +128,13 @@ function unaryHandler(
   };
 }
 
+/** Why a stream may not start (etcd's stream interceptor): a learner serves none, then `hasleader`. */
+function streamRefusal(api: ServerApi, metadata: Metadata): CallFailure | undefined {
+  if (api.isLearner()) return NOT_SUPPORTED_FOR_LEARNER;
+  if (requiresLeader(metadata) && !api.hasLeader()) return NO_LEADER;
+  return undefined;
+}
+
 /** A response sink over a grpc-js server stream; it stops waiting when the call goes away. */
 function streamSink<Req, Res>(call: ServerDuplexStream<Req, Res>): ResponseSink<Res> {
   return {
@@ -138,34 +155,52 @@ function streamSink<Req, Res>(call: ServerDuplexStream<Req, Res>): ResponseSink<
   };
 }
 
-function watchHandler(api: ServerApi): UntypedHandleCall {
+/**
+ * Ties a stream session to its call: requests in, the session closed when the call goes away, and,
+ * for a `hasleader` call, the call ended with "no leader" when the monitor gives up on the leader.
+ */
+function runSession<Req, Res>(
+  call: ServerDuplexStream<Req, Res>,
+  session: { handle(r: Req): void; close(): void },
+  monitor: LeaderMonitor | undefined,
+): void {
+  call.on('data', (r: Req) => session.handle(r));
+  const untrack =
+    monitor !== undefined && requiresLeader(call.metadata)
+      ? monitor.track(() => {
+          session.close();
+          call.emit('error', toStatusError(NO_LEADER));
+        })
+      : () => {};
+  // The client closing its side is not the end: etcd keeps sending until the call is gone.
+  const close = (): void => {
+    untrack();
+    session.close();
+  };
+  call.once('cancelled', close);
+  call.once('close', close);
+  call.once('finish', close);
+}
+
+function watchHandler(api: ServerApi, monitor: LeaderMonitor | undefined): UntypedHandleCall {
   return (call: ServerDuplexStream<WatchRequest, WatchResponse>) => {
-    if (requiresLeader(call.metadata) && !api.hasLeader()) {
-      call.emit('error', toStatusError(NO_LEADER));
+    const refusal = streamRefusal(api, call.metadata);
+    if (refusal !== undefined) {
+      call.emit('error', toStatusError(refusal));
       return;
     }
-    const session = new WatchSession(api, streamSink(call));
-    call.on('data', (r: WatchRequest) => session.handle(r));
-    // The client closing its side is not the end: etcd keeps sending until the call is gone.
-    const close = (): void => session.close();
-    call.once('cancelled', close);
-    call.once('close', close);
-    call.once('finish', close);
+    runSession(call, new WatchSession(api, streamSink(call)), monitor);
   };
 }
 
-function keepAliveHandler(api: ServerApi): UntypedHandleCall {
+function keepAliveHandler(api: ServerApi, monitor: LeaderMonitor | undefined): UntypedHandleCall {
   return (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) => {
-    if (requiresLeader(call.metadata) && !api.hasLeader()) {
-      call.emit('error', toStatusError(NO_LEADER));
+    const refusal = streamRefusal(api, call.metadata);
+    if (refusal !== undefined) {
+      call.emit('error', toStatusError(refusal));
       return;
     }
-    const session = new KeepAliveSession(api, streamSink(call));
-    call.on('data', (r: LeaseKeepAliveRequest) => session.handle(r));
-    const close = (): void => session.close();
-    call.once('cancelled', close);
-    call.once('close', close);
-    call.once('finish', close);
+    runSession(call, new KeepAliveSession(api, streamSink(call)), monitor);
   };
 }
 

@@ -54,6 +54,11 @@ export const failure = (code: Status, message: string): CallFailure => ({ code, 
 
 export const NO_LEADER: CallFailure = failure(Status.UNAVAILABLE, 'etcdserver: no leader');
 
+export const NOT_SUPPORTED_FOR_LEARNER: CallFailure = failure(
+  Status.UNAVAILABLE,
+  'etcdserver: rpc not supported for learner',
+);
+
 /** The object grpc-js turns into the call's status (`details` is the status message). */
 export function toStatusError(f: CallFailure): StatusObject {
   return { code: f.code, details: f.message, metadata: new Metadata() };

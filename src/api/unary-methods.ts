@@ -83,6 +83,7 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import type { CallContext, ServerApi } from '../server/api.js';
 import { authOff, AuthOffError } from './auth-off.js';
+import { NOT_SUPPORTED_FOR_LEARNER } from './status.js';
 
 export type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
 
@@ -108,6 +109,7 @@ function unary<Req, Res>(
   req: MessageFns<Req>,
   res: MessageFns<Res>,
   invoke: (api: ServerApi, r: Req, ctx: CallContext) => Promise<Res> | Res,
+  learnerMay: (r: Req) => boolean = () => false,
 ): UnaryMethod {
   return {
     service,
@@ -117,8 +119,20 @@ function unary<Req, Res>(
     toJson: (r) => res.toJSON(r as Res),
     encodedSize: (r) => req.encode(r as Req).finish().byteLength,
     // Synchronous throws (the auth answers) become rejections like the member's.
-    invoke: async (api, r, ctx) => invoke(api, r as Req, ctx),
+    invoke: async (api, r, ctx) => {
+      // etcd serves a learner's clients only what a learner can answer alone (v3rpc's interceptor).
+      if (api.isLearner() && !learnerMay(r as Req)) throw new LearnerRefusal();
+      return invoke(api, r as Req, ctx);
+    },
   };
+}
+
+/** A request a learner does not serve, with etcd's code and text. */
+class LearnerRefusal extends Error {
+  readonly grpc = { code: 'Unavailable', message: NOT_SUPPORTED_FOR_LEARNER.message };
+  constructor() {
+    super(NOT_SUPPORTED_FOR_LEARNER.message);
+  }
 }
 
 const unimplemented = (what: string): never => {
@@ -127,7 +141,15 @@ const unimplemented = (what: string): never => {
 
 export const UNARY_METHODS: readonly UnaryMethod[] = [
   // KV
-  unary('KV', 'range', ['/kv/range'], RangeRequest, RangeResponse, (a, r, c) => a.range(r, c)),
+  unary(
+    'KV',
+    'range',
+    ['/kv/range'],
+    RangeRequest,
+    RangeResponse,
+    (a, r, c) => a.range(r, c),
+    (r) => r.serializable,
+  ),
   unary('KV', 'put', ['/kv/put'], PutRequest, PutResponse, (a, r, c) => a.put(r, c)),
   unary('KV', 'deleteRange', ['/kv/deleterange'], DeleteRangeRequest, DeleteRangeResponse, (a, r, c) =>
     a.deleteRange(r, c),
@@ -203,8 +225,14 @@ export const UNARY_METHODS: readonly UnaryMethod[] = [
   unary('Maintenance', 'alarm', ['/maintenance/alarm'], AlarmRequest, AlarmResponse, (a, r, c) =>
     a.alarm(r, c),
   ),
-  unary('Maintenance', 'status', ['/maintenance/status'], StatusRequest, StatusResponse, (a, _r, c) =>
-    a.status(c),
+  unary(
+    'Maintenance',
+    'status',
+    ['/maintenance/status'],
+    StatusRequest,
+    StatusResponse,
+    (a, _r, c) => a.status(c),
+    () => true,
   ),
   unary(
     'Maintenance',

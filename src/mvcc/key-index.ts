@@ -72,6 +72,11 @@ export class KeyIndex {
     return this.generations.length === 1 && this.generations[0].isEmpty();
   }
 
+  /** Whether the key exists now (its last generation has revisions). */
+  isLive(): boolean {
+    return !this.generations[this.generations.length - 1].isEmpty();
+  }
+
   /** The key as of `atRev`, or undefined if it did not exist then. */
   get(atRev: number): KeyAt | undefined {
     const g = this.findGeneration(atRev);

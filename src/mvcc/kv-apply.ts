@@ -71,7 +71,12 @@ export class KvApplier {
   ) {}
 
   range(r: RangeRequest): RangeResponse {
-    return this.rangeIn(this.readView(), r);
+    const view = this.store.read();
+    try {
+      return this.rangeIn(view, r);
+    } finally {
+      view.end();
+    }
   }
 
   put(r: PutRequest): Applied<PutResponse> {
@@ -94,12 +99,16 @@ export class KvApplier {
 
   txn(r: TxnRequest): Applied<TxnResponse> {
     if (isReadOnly(r)) {
-      const view = this.readView();
-      const path = comparePath(view, r);
-      this.checkRanges(view, r, path);
-      const response = this.applyTxn(view, r, path);
-      response.header = header(view.rev);
-      return { response };
+      const view = this.store.read();
+      try {
+        const path = comparePath(view, r);
+        this.checkRanges(view, r, path);
+        const response = this.applyTxn(view, r, path);
+        response.header = header(view.rev);
+        return { response };
+      } finally {
+        view.end();
+      }
     }
     const txn = this.store.write();
     let result: WriteResult | undefined;
@@ -130,12 +139,6 @@ export class KvApplier {
   compact(r: CompactionRequest): { response: { header: ResponseHeader }; done: Promise<void> } {
     const { done } = this.store.compact(Number(r.revision));
     return { response: { header: header(this.store.revision) }, done };
-  }
-
-  private readView(): View {
-    const store = this.store;
-    const rev = store.revision;
-    return { rev, range: (range, options) => store.range(range, options) };
   }
 
   private rangeIn(view: View, r: RangeRequest): RangeResponse {

@@ -63,7 +63,14 @@ export interface KeyspaceOptions {
   readonly compactionBatchLimit?: number;
   /** Pause between physical compaction batches, in ms (etcd: 10). */
   readonly compactionPauseMs?: number;
+  /**
+   * Told at the end of every read or write transaction how many ranges, puts and deletes it made
+   * (etcd's metricsTxnWrite, behind etcd_mvcc_{range,put,delete,txn}_total). Must not throw.
+   */
+  readonly onTxnEnd?: TxnEndHook;
 }
+
+export type TxnEndHook = (ranges: number, puts: number, deletes: number) => void;
 
 export interface RangeOptions {
   /** Read as of this revision; 0: the current one. */
@@ -116,6 +123,7 @@ export class KeyspaceStore {
   private compacting: Promise<void> = Promise.resolve();
   private closed = false;
   private writeListeners: ((result: WriteResult) => void)[] = [];
+  private readonly onTxnEnd: TxnEndHook | undefined;
 
   private constructor(
     private readonly backend: Backend,
@@ -125,6 +133,7 @@ export class KeyspaceStore {
     this.logger = options.logger ?? { warn: (m) => console.warn(m) };
     this.batchLimit = options.compactionBatchLimit ?? 1000;
     this.pauseMs = options.compactionPauseMs ?? 10;
+    this.onTxnEnd = options.onTxnEnd;
     assert(this.batchLimit > 0, 'compactionBatchLimit must be positive');
   }
 
@@ -147,6 +156,11 @@ export class KeyspaceStore {
   /** Keys currently in the index (live or with history). */
   get indexedKeys(): number {
     return this.index.size;
+  }
+
+  /** Keys that exist at the current revision. */
+  get liveKeys(): number {
+    return this.index.liveKeys;
   }
 
   // ---- Reads --------------------------------------------------------------------------------------
@@ -173,6 +187,11 @@ export class KeyspaceStore {
       throw new Error(`keyspace: revision ${rev.main}.${rev.sub} of key ${JSON.stringify(key)} is missing`);
     }
     return KeyValue.decode(value);
+  }
+
+  /** A read of one request at the current revision; end() it when done (for the range count). */
+  read(): ReadTxn {
+    return new ReadTxn(this, this.currentRev);
   }
 
   // ---- Writes -------------------------------------------------------------------------------------
@@ -258,6 +277,11 @@ export class KeyspaceStore {
     return () => {
       this.writeListeners = this.writeListeners.filter((l) => l !== listener);
     };
+  }
+
+  /** @internal */
+  _counted(ranges: number, puts: number, deletes: number): void {
+    this.onTxnEnd?.(ranges, puts, deletes);
   }
 
   /** @internal */
@@ -411,10 +435,34 @@ export class KeyspaceStore {
   }
 }
 
+/** The reads of one request, all at revision `rev`. */
+export class ReadTxn {
+  private ranges = 0;
+
+  /** @internal */
+  constructor(
+    private readonly store: KeyspaceStore,
+    readonly rev: number,
+  ) {}
+
+  range(range: KeyRange, options: RangeOptions = {}): RangeResult {
+    this.ranges++;
+    return this.store._read(range, options, this.rev);
+  }
+
+  end(): void {
+    this.store._counted(this.ranges, 0, 0);
+  }
+}
+
 /** The write of one request: every change at main revision `beginRev + 1`. */
 export class WriteTxn {
   private readonly changes: Change[] = [];
   private ended = false;
+  // Operations made, reported at end() (etcd counts calls, not keys: a delete of many keys is one).
+  private ranges = 0;
+  private puts = 0;
+  private deletes = 0;
 
   /** @internal */
   constructor(
@@ -437,12 +485,14 @@ export class WriteTxn {
 
   range(range: KeyRange, options: RangeOptions = {}): RangeResult {
     this.check();
+    this.ranges++;
     return this.store._read(range, options, this.rev);
   }
 
   /** Puts the key; returns the revision of the write. */
   put(key: Uint8Array, value: Uint8Array, lease: bigint): number {
     this.check();
+    this.puts++;
     const main = this.beginRev + 1;
     const kv = this.store._put(key, value, lease, { main, sub: this.changes.length });
     this.changes.push({ type: 'put', kv });
@@ -452,6 +502,7 @@ export class WriteTxn {
   /** Deletes the live keys of the range; how many, and the revision (unchanged if none so far). */
   deleteRange(range: KeyRange): { deleted: number; rev: number } {
     this.check();
+    this.deletes++;
     const deleted = this.store._deleteRange(range, this.rev, {
       main: this.beginRev + 1,
       sub: this.changes.length,
@@ -466,6 +517,7 @@ export class WriteTxn {
     this.ended = true;
     const result: WriteResult = { rev: this.rev, changes: this.changes };
     this.store._end(result);
+    this.store._counted(this.ranges, this.puts, this.deletes);
     return result;
   }
 

@@ -29,22 +29,36 @@ export function stringToKey(key: string): Uint8Array {
 
 export class TreeIndex {
   private readonly tree = new BTree<string, KeyIndex>();
+  /** Keys that exist now, kept as keys are created and deleted (etcd's keys gauge) rather than counted. */
+  private live = 0;
 
   get size(): number {
     return this.tree.size;
   }
 
+  /** Keys that exist at the current revision. */
+  get liveKeys(): number {
+    return this.live;
+  }
+
   put(key: string, rev: Revision): void {
-    this.getOrCreate(key).put(rev);
+    const ki = this.getOrCreate(key);
+    if (!ki.isLive()) this.live++;
+    ki.put(rev);
   }
 
   /** Records the deletion of a live key; false when the key is not live. */
   tombstone(key: string, rev: Revision): boolean {
-    return this.tree.get(key)?.tombstone(rev) ?? false;
+    const ended = this.tree.get(key)?.tombstone(rev) ?? false;
+    if (ended) this.live--;
+    return ended;
   }
 
   restore(key: string, rev: Revision, tombstone: boolean): void {
-    this.getOrCreate(key).restore(rev, tombstone);
+    const ki = this.getOrCreate(key);
+    const wasLive = ki.isLive();
+    ki.restore(rev, tombstone);
+    this.live += Number(ki.isLive()) - Number(wasLive);
   }
 
   get(key: string, atRev: number): KeyAt | undefined {

@@ -85,18 +85,41 @@ export class WatchableStore {
   private readonly intervalMs: number;
   private readonly autoSync: boolean;
   private timer: NodeJS.Timeout | undefined;
-  private readonly unsubscribe: () => void;
+  private unsubscribe: () => void;
   private closed = false;
 
   constructor(
-    readonly store: KeyspaceStore,
-    private readonly backend: Backend,
+    private keyspace: KeyspaceStore,
+    private backend: Backend,
     options: WatchableOptions = {},
   ) {
     this.batchLimit = options.syncBatchLimit ?? 1000;
     this.intervalMs = options.syncIntervalMs ?? 100;
     this.autoSync = options.autoSync ?? true;
-    this.unsubscribe = store.onWrite((w) => this.notify(w));
+    this.unsubscribe = keyspace.onWrite((w) => this.notify(w));
+  }
+
+  get store(): KeyspaceStore {
+    return this.keyspace;
+  }
+
+  /**
+   * Moves every watcher onto a keyspace rebuilt from another backend (a member installing the
+   * leader's snapshot). Nothing delivered is repeated and nothing in between is skipped: the synced
+   * watchers had everything up to the old revision, so they catch up from the new backend's history
+   * from there (or learn that it was compacted), as etcd's store restore does.
+   */
+  restore(keyspace: KeyspaceStore, backend: Backend): void {
+    const delivered = this.keyspace.revision;
+    this.unsubscribe();
+    this.keyspace = keyspace;
+    this.backend = backend;
+    this.unsubscribe = keyspace.onWrite((w) => this.notify(w));
+    for (const w of [...this.synced]) {
+      this.removeFromGroup(w);
+      w.minRev = delivered + 1;
+      this.addUnsynced(w);
+    }
   }
 
   get watcherCount(): number {

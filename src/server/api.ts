@@ -80,6 +80,8 @@ export interface ServerApi {
   openWatchStream(): ServerWatchStream;
   /** Whether the member currently knows a leader (watch streams with `hasleader` metadata need it). */
   hasLeader(): boolean;
+  /** Whether this member is a learner (it then serves only status and serializable ranges). */
+  isLearner(): boolean;
 
   leaseGrant(r: LeaseGrantRequest, ctx?: CallContext): Promise<LeaseGrantResponse>;
   leaseRevoke(r: LeaseRevokeRequest, ctx?: CallContext): Promise<LeaseRevokeResponse>;

@@ -13,6 +13,7 @@ import { SnapError, loadNewestAvailable } from '../storage/snap/index.js';
 import { Wal } from '../storage/wal/index.js';
 import { minLeaseTtlSeconds } from '../lease/index.js';
 import { Member, type Logger, type MemberSettings, type PeerPort } from './member.js';
+import { ServerMetrics } from './metrics.js';
 import { RaftDriver } from './raft-driver.js';
 import { openState, type MemberState } from './state.js';
 import { AlarmType } from '../proto/etcdserverpb/rpc.js';
@@ -54,11 +55,15 @@ export interface OpenMemberOptions extends Omit<
   readonly peers: PeerPort;
   /** Seed for election timeout randomisation. */
   readonly randomSeed: number;
+  /** Where the member and its storage count (GET /metrics). Default: a registry of its own. */
+  readonly metrics?: ServerMetrics;
 }
 
 export async function openMember(o: OpenMemberOptions): Promise<Member> {
   const layout = dataDirLayout(o.dataDir, o.walDir);
   const logger: Logger = o.logger;
+  const metrics = o.metrics ?? new ServerMetrics();
+  const walOptions = { onFsync: metrics.walFsync };
   mkdirSync(layout.snapDir, { recursive: true, mode: 0o700 });
 
   let wal: Wal;
@@ -74,7 +79,7 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
       if (!(e instanceof SnapError && e.code === 'no-snapshot')) throw e;
     }
     const at = snapshot === undefined ? { index: 0, term: 0 } : snapshot.metadata;
-    wal = await Wal.open(layout.walDir, { index: at.index, term: at.term });
+    wal = await Wal.open(layout.walDir, { index: at.index, term: at.term }, walOptions);
     if (wal.repaired !== undefined) logger.warn(`repaired a torn WAL tail: ${JSON.stringify(wal.repaired)}`);
     const read = wal.readAll();
     identity = { memberId: read.metadata.nodeId, clusterId: read.metadata.clusterId };
@@ -87,7 +92,11 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
       `restarting member ${identity.memberId.toString(16)} in cluster ${identity.clusterId.toString(16)} at commit index ${read.hardState.commit}`,
     );
   } else {
-    wal = await Wal.create(layout.walDir, { nodeId: identity.memberId, clusterId: identity.clusterId });
+    wal = await Wal.create(
+      layout.walDir,
+      { nodeId: identity.memberId, clusterId: identity.clusterId },
+      walOptions,
+    );
     fresh = true;
     logger.info(
       `starting member ${identity.memberId.toString(16)} in cluster ${identity.clusterId.toString(16)}`,
@@ -96,6 +105,7 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
 
   const backendOptions = {
     logger,
+    onCommit: metrics.backendCommit,
     onCommitError: (e: Error) => {
       logger.error(`backend commit failed, stopping: ${e.message}`);
       process.exit(1);
@@ -111,10 +121,11 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
     logger,
     onAlarm: (action: 'raised' | 'cleared', memberId: bigint, type: AlarmType) =>
       logger.warn(`alarm ${action}: member ${memberId.toString(16)} ${AlarmType[type]}`),
+    onTxnEnd: metrics.txnEnded,
   };
   const state = openState(backend, stateOptions);
-  const reopenState = (): MemberState =>
-    openState(Backend.open(layout.backendPath, backendOptions), stateOptions);
+  const reopenState = (replaced: MemberState): MemberState =>
+    openState(Backend.open(layout.backendPath, backendOptions), stateOptions, replaced);
   const applied = Math.max(backend.consistentIndex().index, snapshot?.metadata.index ?? 0);
 
   const electionTick = Math.max(1, Math.round(o.electionMs / o.heartbeatMs));
@@ -133,9 +144,13 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
 
   const driver = new RaftDriver(node, storage, wal, layout.snapDir, o.heartbeatMs);
   const settings = { ...o, ...identity, snapDir: layout.snapDir, backendPath: layout.backendPath };
-  return new Member(settings, state, reopenState, driver, o.peers, {
-    applied,
-    snapshotIndex: snapshot?.metadata.index ?? 0,
-    confState: node.status().confState,
-  });
+  return new Member(
+    settings,
+    state,
+    reopenState,
+    driver,
+    o.peers,
+    { applied, snapshotIndex: snapshot?.metadata.index ?? 0, confState: node.status().confState },
+    metrics,
+  );
 }

@@ -7,9 +7,10 @@ import { createReadStream, existsSync, renameSync } from 'node:fs';
 import { open as openFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 
 import { LEASE_NOT_FOUND_MESSAGE, LeaseError } from '../lease/index.js';
+import { errCompacted, KeyspaceError } from '../mvcc/errors.js';
 import { isReadOnly } from '../mvcc/kv-apply.js';
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
 import { WatchStream } from '../mvcc/watch-stream.js';
@@ -26,6 +27,7 @@ import type {
   SoftState,
 } from '../raft/types.js';
 import { fsyncDir } from '../storage/snap/atomic-file.js';
+import { purgeSnaps } from '../storage/snap/index.js';
 import {
   AlarmRequest_AlarmAction,
   AlarmType,
@@ -70,20 +72,21 @@ import {
   normalizeUrls,
   type Member as ClusterMember,
 } from '../membership/index.js';
-import type {
-  Member as MemberMessage,
-  MemberAddRequest,
-  MemberAddResponse,
-  MemberListRequest,
-  MemberListResponse,
+import {
   MemberPromoteRequest,
   MemberPromoteResponse,
-  MemberRemoveRequest,
-  MemberRemoveResponse,
-  MemberUpdateRequest,
-  MemberUpdateResponse,
+  type Member as MemberMessage,
+  type MemberAddRequest,
+  type MemberAddResponse,
+  type MemberListRequest,
+  type MemberListResponse,
+  type MemberRemoveRequest,
+  type MemberRemoveResponse,
+  type MemberUpdateRequest,
+  type MemberUpdateResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import { AppliedIndex } from './applied-index.js';
+import { AutoCompactor, type CompactionPolicy } from './compactor.js';
 import type { CallContext, Health, ServerWatchStream } from './api.js';
 import type { ApplyOutcome } from './apply.js';
 import {
@@ -98,7 +101,9 @@ import {
   errTooManyRequests,
   errUnhealthyCluster,
   ServerError,
+  type GrpcCodeName,
 } from './errors.js';
+import type { ServerMetrics } from './metrics.js';
 import { BackendQuota, requestCost, resolveQuota, type CostedRequest } from './quota.js';
 import type { RaftDriver } from './raft-driver.js';
 import { ReadIndexBatcher } from './read-index.js';
@@ -114,6 +119,8 @@ export const CLUSTER_VERSION = '3.4.0';
 const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000;
 /** Entries kept in the log behind a snapshot, so slow followers catch up without a snapshot. */
 const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+/** How often old snapshot and WAL files are purged (etcd: 30 s). */
+const PURGE_INTERVAL_MS = 30_000;
 const LEASE_LOOP_MS = 500;
 
 export interface Logger {
@@ -136,6 +143,11 @@ export interface MemberSettings {
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
   readonly strictReconfigCheck: boolean;
+  /** --auto-compaction-mode/-retention (undefined or retention 0: off). */
+  readonly autoCompaction?: CompactionPolicy;
+  /** --max-snapshots / --max-wals: files kept by the purge every 30 s (0: keep all). */
+  readonly maxSnapshots?: number;
+  readonly maxWals?: number;
   /** This member's advertised client URLs, published to the cluster once it runs. */
   readonly clientUrls: readonly string[];
   readonly logger: Logger;
@@ -156,7 +168,8 @@ export interface PeerPort {
 type Outcome = ApplyOutcome;
 
 export class Member {
-  readonly metrics = new Registry();
+  /** For GET /metrics: `telemetry`'s registry. */
+  readonly metrics: Registry;
   private readonly waits = new WaitRegistry<Outcome>();
   private readonly ids: RequestIdGenerator;
   private readonly applied: AppliedIndex;
@@ -164,6 +177,8 @@ export class Member {
   private readonly quota: BackendQuota;
   private readonly requestTimeoutMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private compactor: AutoCompactor | undefined;
   private leaderId = 0n;
   private snapshotIndex: number;
   private confState: ConfState;
@@ -179,11 +194,13 @@ export class Member {
     private readonly settings: MemberSettings,
     private current: MemberState,
     /** Opens the state over the backend file again (after a leader's snapshot replaced it). */
-    private readonly reopenState: () => MemberState,
+    private readonly reopenState: (replaced: MemberState) => MemberState,
     private readonly driver: RaftDriver,
     private readonly peers: PeerPort,
     init: { applied: number; snapshotIndex: number; confState: ConfState },
+    private readonly telemetry: ServerMetrics,
   ) {
+    this.metrics = telemetry.registry;
     this.ids = new RequestIdGenerator(settings.memberId, Date.now());
     this.applied = new AppliedIndex(init.applied);
     this.snapshotIndex = init.snapshotIndex;
@@ -205,6 +222,31 @@ export class Member {
     this.quota = new BackendQuota(() => this.current.backend.size(), quota.limit);
     // etcd's request timeout: 5 s plus two election timeouts.
     this.requestTimeoutMs = 5000 + 2 * settings.electionMs;
+    const identity = {
+      memberId: settings.memberId,
+      serverVersion: SERVER_VERSION,
+      clusterVersion: CLUSTER_VERSION,
+      quotaBackendBytes: quota.limit ?? settings.quotaBackendBytes,
+      heartbeatMs: settings.heartbeatMs,
+    };
+    // Read at scrape time; `this.current` changes when a leader's snapshot is installed.
+    telemetry.attach(identity, {
+      hasLeader: () => this.hasLeader(),
+      isLeader: () => this.driver.isLeader,
+      isLearner: () => this.isLearner(),
+      committedIndex: () => this.driver.commit,
+      appliedIndex: () => this.applied.index,
+      dbSize: () => this.current.backend.size(),
+      dbSizeInUse: () => this.current.backend.sizeInUse(),
+      keys: () => this.current.store.liveKeys,
+      currentRevision: () => this.current.store.revision,
+      compactRevision: () => this.current.store.compactRevision,
+      peers: () =>
+        this.current.cluster
+          .members()
+          .filter((m) => m.id !== settings.memberId)
+          .map((m) => ({ id: m.id, active: this.peers.activeSince(m.id) !== undefined })),
+    });
   }
 
   get state(): MemberState {
@@ -229,7 +271,10 @@ export class Member {
 
   /** Hooks for the raft driver. */
   readonly raftHooks = {
-    send: (messages: readonly Message[]): void => this.peers.send(messages),
+    send: (messages: readonly Message[]): void => {
+      this.telemetry.messagesSent(messages);
+      this.peers.send(messages);
+    },
     apply: (snapshot: Snapshot | undefined, entries: readonly Entry[]): Promise<void> | void =>
       this.applyCommitted(snapshot, entries),
     softState: (s: SoftState): void => this.onSoftState(s),
@@ -247,7 +292,32 @@ export class Member {
     }
     this.driver.start(this.raftHooks);
     this.leaseTimer = setInterval(() => this.leaseLoop(), LEASE_LOOP_MS);
+    this.purgeTimer = setInterval(() => void this.purgeFiles(), PURGE_INTERVAL_MS);
+    this.purgeTimer.unref();
+    if (this.settings.autoCompaction !== undefined) {
+      this.compactor = AutoCompactor.start({
+        policy: this.settings.autoCompaction,
+        revision: () => this.current.store.revision,
+        compact: async (revision) =>
+          void (await this.compact({ revision: BigInt(revision), physical: false })),
+        isLeader: () => this.driver.isLeader,
+        isCompacted: (e) => e instanceof KeyspaceError && e.message === errCompacted().message,
+        logger: this.settings.logger,
+      });
+    }
     this.publish();
+  }
+
+  /** Deletes the oldest snapshot and WAL files beyond --max-snapshots / --max-wals (etcd's purge). */
+  private async purgeFiles(): Promise<void> {
+    const { snapDir, maxSnapshots = 5, maxWals = 5, logger } = this.settings;
+    try {
+      const snaps = await purgeSnaps(snapDir, maxSnapshots);
+      const wals = maxWals > 0 ? await this.driver.wal.purge(maxWals) : [];
+      for (const name of [...snaps, ...wals]) logger.info(`purged file ${name}`);
+    } catch (e) {
+      logger.warn(`failed to purge old snapshot or WAL files: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /**
@@ -282,10 +352,13 @@ export class Member {
     if (this.stopped) return;
     this.stopped = true;
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
+    if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
+    this.compactor?.stop();
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
     await this.driver.stop();
     this.waits.failAll(errStopped());
     this.reads.failAll(errStopped());
+    this.current.watchable.close();
     await this.current.close();
     await this.current.backend.commit().catch(() => {});
     await this.current.backend.close();
@@ -361,6 +434,10 @@ export class Member {
     };
   }
 
+  isLearner(): boolean {
+    return this.current.cluster.member(this.settings.memberId)?.isLearner ?? false;
+  }
+
   hasLeader(): boolean {
     return this.leaderId !== 0n;
   }
@@ -432,6 +509,17 @@ export class Member {
         const r = await this.leaseTimeToLive(LeaseTimeToLiveRequest.decode(body));
         return LeaseTimeToLiveResponse.encode(r).finish();
       },
+      '/members/promote': async (body) => {
+        try {
+          return MemberPromoteResponse.encode(
+            await this.memberPromote(MemberPromoteRequest.decode(body)),
+          ).finish();
+        } catch (e) {
+          // The follower rebuilds the refusal from this text: gRPC code name, a space, etcd's message.
+          if (e instanceof ServerError) throw new Error(`${e.code} ${e.message}`);
+          throw e;
+        }
+      },
     };
   }
 
@@ -453,7 +541,7 @@ export class Member {
         if (res.status === 200) return bytes;
         const text = new TextDecoder().decode(bytes);
         if (text === LEASE_NOT_FOUND_MESSAGE) throw new LeaseError('lease-not-found');
-        throw new ServerError('Unavailable', text);
+        throw refusalFromLeader(text);
       } catch (e) {
         if (e instanceof LeaseError || e instanceof ServerError) throw e;
         lastError = e;
@@ -533,7 +621,15 @@ export class Member {
     const target = cluster.member(r.ID);
     if (target === undefined) throw new MembershipErrorAsServer('id-not-found');
     if (!target.isLearner) throw new MembershipErrorAsServer('member-not-learner');
-    if (!this.driver.isLeader) throw this.hasLeader() ? errNotLeader() : errNoLeader();
+    if (!this.driver.isLeader) {
+      // Only the leader knows how far the learner has come; etcd forwards promotion to it.
+      const body = await this.forwardToLeader(
+        '/members/promote',
+        MemberPromoteRequest.encode(r).finish(),
+        ctx,
+      );
+      return { ...MemberPromoteResponse.decode(body), header: this.header() };
+    }
     // The learner must have caught up: its match within 90% of the leader's (etcd's isLearnerReady).
     const progress = this.driver.node.status().progress;
     const leaderMatch = progress.get(this.settings.memberId)?.match ?? 0;
@@ -613,7 +709,8 @@ export class Member {
   }
 
   async defragment(): Promise<DefragmentResponse> {
-    await this.current.backend.defragment();
+    const done = await this.current.backend.defragment();
+    this.telemetry.defrag(done.durationMs / 1000);
     return { header: undefined };
   }
 
@@ -651,6 +748,13 @@ export class Member {
   }
 
   async health(): Promise<Health> {
+    const h = await this.checkHealth();
+    // etcd counts its HTTP /health checks; the gRPC health service asks here too, so it counts as well.
+    this.telemetry.healthChecked(h.health);
+    return h;
+  }
+
+  private async checkHealth(): Promise<Health> {
     if (!this.hasLeader()) return { health: false, reason: 'no leader' };
     const alarms = this.current.alarms.get();
     if (alarms.length > 0) return { health: false, reason: AlarmType[alarms[0].alarm] };
@@ -696,26 +800,33 @@ export class Member {
       InternalRaftRequest.fromPartial({ ...request, header: { ID: id, username: '', authRevision: 0n } }),
     ).finish();
     if (data.byteLength > this.settings.maxRequestBytes) throw errRequestTooLarge();
-    return this.awaitApplied(id, this.leaderId, ctx, () => this.submit(id, data));
+    return this.awaitApplied(id, this.leaderId, ctx, () => this.submit(id, data), true);
   }
 
   /**
    * Registers the wait for request `id`, runs `propose`, and resolves with the applied outcome; fails
    * on the request timeout (naming a leader change if one happened) or when the caller cancels.
+   * `metered`: a client request, counted in etcd_server_proposals_* (etcd leaves conf changes out).
    */
   private async awaitApplied(
     id: bigint,
     leaderAtStart: bigint,
     ctx: CallContext | undefined,
     propose: () => void,
+    metered = false,
   ): Promise<Extract<Outcome, { ok: true }>> {
     const waiting = this.waits.register(id);
     const timer = setTimeout(() => {
+      if (metered) this.telemetry.proposalFailed();
       this.waits.fail(id, this.leaderId !== leaderAtStart ? errTimeoutDueToLeaderFail() : errTimeout());
     }, this.requestTimeoutMs);
-    const abort = (): void => this.waits.fail(id, new ServerError('Canceled', 'context canceled'));
+    const abort = (): void => {
+      if (metered) this.telemetry.proposalFailed();
+      this.waits.fail(id, new ServerError('Canceled', 'context canceled'));
+    };
     ctx?.signal?.addEventListener('abort', abort, { once: true });
     propose();
+    if (metered) this.telemetry.proposalPending(1);
     try {
       const outcome = await waiting;
       if (!outcome.ok) throw outcome.error;
@@ -723,6 +834,7 @@ export class Member {
     } finally {
       clearTimeout(timer);
       ctx?.signal?.removeEventListener('abort', abort);
+      if (metered) this.telemetry.proposalPending(-1);
     }
   }
 
@@ -734,6 +846,7 @@ export class Member {
       this.parked.push({ id, data });
       return;
     }
+    this.telemetry.proposalFailed();
     this.waits.fail(id, new ServerError('Unknown', `raft proposal dropped (${result.reason})`));
   }
 
@@ -757,6 +870,7 @@ export class Member {
   // ---- Raft events ---------------------------------------------------------------------------------
 
   private onSoftState(s: SoftState): void {
+    this.telemetry.softState(this.leaderId, s.lead);
     const wasLeader = this.leaderId === this.settings.memberId;
     if (s.lead !== this.leaderId) {
       this.settings.logger.info(
@@ -812,7 +926,9 @@ export class Member {
     } catch (err) {
       throw new Error(`entry ${e.index} holds no decodable request: ${String(err)}`);
     }
+    const started = performance.now();
     const outcome = this.current.applier.apply(request);
+    this.telemetry.applied(performance.now() - started);
     const id = request.header?.ID ?? request.ID;
     this.waits.trigger(id, outcome);
   }
@@ -867,14 +983,21 @@ export class Member {
   // ---- Snapshots between members -------------------------------------------------------------------
 
   /** The leader's side of MsgSnap: a consistent copy of the backend, streamed, then removed. */
-  async *snapshotBody(_message: MsgSnap): AsyncIterable<Uint8Array> {
+  async *snapshotBody(message: MsgSnap): AsyncIterable<Uint8Array> {
     const tmp = join(this.settings.snapDir, `send-${randomBytes(6).toString('hex')}.db.tmp`);
+    const started = performance.now();
+    let sent = 0;
     try {
       await this.current.backend.backup(tmp, { compact: true });
       for await (const chunk of createReadStream(tmp, { highWaterMark: 256 * 1024 })) {
         yield chunk as Buffer;
+        sent += (chunk as Buffer).byteLength;
       }
+      // Like etcd, the database counts as sent bytes once all of it went out.
+      this.telemetry.peerSent(message.to, sent);
     } finally {
+      // etcd times its backend snapshot from taking it to closing it, the transfer included.
+      this.telemetry.backendSnapshot((performance.now() - started) / 1000);
       await rm(tmp, { force: true });
     }
   }
@@ -887,12 +1010,17 @@ export class Member {
     const path = this.snapshotDbPath(message.snapshot.metadata.index);
     const tmp = `${path}.tmp`;
     const f = await openFile(tmp, 'w', 0o600);
+    let received = 0;
     try {
-      for await (const chunk of body) await f.write(chunk);
+      for await (const chunk of body) {
+        await f.write(chunk);
+        received += chunk.byteLength;
+      }
       await f.sync();
     } finally {
       await f.close();
     }
+    this.telemetry.peerReceived(message.from, received);
     renameSync(tmp, path);
     await fsyncDir(this.settings.snapDir);
     this.driver.node.step(message);
@@ -914,7 +1042,7 @@ export class Member {
     await old.backend.close();
     renameSync(db, this.settings.backendPath);
     await fsyncDir(this.settings.snapDir);
-    this.current = this.reopenState();
+    this.current = this.reopenState(old);
     this.confState = snapshot.metadata.confState;
     this.snapshotIndex = index;
     this.applied.advanceTo(index);
@@ -951,6 +1079,21 @@ class MembershipErrorAsServer extends ServerError {
     const status = new MembershipError(reason).grpc;
     super(status.code, status.message);
   }
+}
+
+const FORWARDED_CODES: readonly GrpcCodeName[] = [
+  'NotFound',
+  'FailedPrecondition',
+  'Unavailable',
+  'InvalidArgument',
+];
+
+/** A refusal the leader answered a forwarded call with: `<gRPC code name> <etcd text>`, or bare text. */
+function refusalFromLeader(text: string): ServerError {
+  const space = text.indexOf(' ');
+  const code = text.slice(0, space) as GrpcCodeName;
+  if (space > 0 && FORWARDED_CODES.includes(code)) return new ServerError(code, text.slice(space + 1));
+  return new ServerError('Unavailable', text);
 }
 
 function notEnoughStarted(): ServerError {

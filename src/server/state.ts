@@ -4,7 +4,7 @@
 import { Lessor, type LessorConfig } from '../lease/index.js';
 import { RaftCluster, type ClusterIdentity } from '../membership/index.js';
 import { KvApplier } from '../mvcc/kv-apply.js';
-import { KeyspaceStore, type KeyspaceLogger } from '../mvcc/kv-store.js';
+import { KeyspaceStore, type KeyspaceLogger, type TxnEndHook } from '../mvcc/kv-store.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import type { Backend } from '../storage/backend/index.js';
 import { AlarmStore } from './alarms.js';
@@ -15,6 +15,8 @@ export interface StateOptions {
   readonly lessor: LessorConfig;
   readonly logger: KeyspaceLogger;
   readonly onAlarm?: ApplierParts['onAlarm'];
+  /** Counts the keyspace's operations (etcd_mvcc_*_total). */
+  readonly onTxnEnd?: TxnEndHook;
 }
 
 export interface MemberState {
@@ -26,15 +28,29 @@ export interface MemberState {
   readonly cluster: RaftCluster;
   readonly kv: KvApplier;
   readonly applier: Applier;
+  /** Closes the keyspace; the watchers stay until `watchable.close()` (they may move to a new state). */
   close(): Promise<void>;
 }
 
-export function openState(backend: Backend, options: StateOptions): MemberState {
+/**
+ * Opens the state over `backend`. Given the state it replaces (a member installing the leader's
+ * snapshot), its watchers move over and continue from the new keyspace.
+ */
+export function openState(backend: Backend, options: StateOptions, replaced?: MemberState): MemberState {
   // The lessor loads its leases first; the keyspace re-attaches keys to them while rebuilding its index.
   const lessor = new Lessor(backend.batchTx, options.lessor);
-  const store = KeyspaceStore.open(backend, { leases: lessor, logger: options.logger });
+  const store = KeyspaceStore.open(backend, {
+    leases: lessor,
+    logger: options.logger,
+    onTxnEnd: options.onTxnEnd,
+  });
   lessor.setKeyspace({ deleteKeys: (keys) => void store.deleteKeys(keys) });
-  const watchable = new WatchableStore(store, backend);
+  let watchable: WatchableStore;
+  if (replaced === undefined) watchable = new WatchableStore(store, backend);
+  else {
+    watchable = replaced.watchable;
+    watchable.restore(store, backend);
+  }
   const alarms = new AlarmStore(backend.batchTx);
   const cluster = RaftCluster.recover(options.identity, backend.batchTx);
   const kv = new KvApplier(store, (id) => lessor.has(id));
@@ -49,7 +65,6 @@ export function openState(backend: Backend, options: StateOptions): MemberState 
     kv,
     applier,
     async close() {
-      watchable.close();
       await store.close();
     },
   };

@@ -46,6 +46,10 @@ export interface LinkContext {
   /** The peer says we were removed from the cluster. */
   removed(by: bigint): void;
   roundTrip(id: bigint, seconds: number): void;
+  /** Bytes written to the connection (frames included), for the sent-bytes metric. */
+  sent(id: bigint, bytes: number): void;
+  /** Messages lost, for the sent-failures metric. */
+  dropped(id: bigint, messages: number): void;
 }
 
 export type LinkState = 'connecting' | 'open' | 'backoff' | 'removed' | 'closed';
@@ -140,6 +144,7 @@ export class PeerLink {
   drop(count: number): void {
     if (this.state === 'closed') return;
     this.dropped += count;
+    if (count > 0) this.ctx.dropped(this.id, count);
     if (!this.unreachablePending) {
       this.unreachablePending = true;
       this.ctx.scheduleFlush(this);
@@ -182,6 +187,7 @@ export class PeerLink {
     }
     this.sentMessages += q.length;
     this.sentBytes += total + 4 * frames;
+    this.ctx.sent(this.id, total + 4 * frames);
     if (!ok) {
       // The connection is behind: hold further messages here (bounded) until it catches up.
       this.needDrain = true;

@@ -86,6 +86,11 @@ export interface PeerServerOptions {
    * the leader): the request body in, the response body out; a rejection answers 500 with its text.
    */
   readonly calls?: Readonly<Record<string, (body: Uint8Array) => Promise<Uint8Array>>>;
+  /**
+   * Bytes of a raft frame received from `from` (etcd_network_peer_received_bytes_total). Called once
+   * per frame, synchronously: keep it cheap. A throw is logged and ignored.
+   */
+  readonly onReceived?: (from: bigint, bytes: number) => void;
 }
 
 export interface ReceivedStats {
@@ -348,10 +353,18 @@ export class PeerServer {
     stream.respond({ ':status': STATUS_OK });
     const decoder = new FrameDecoder(MAX_FRAME_BYTES);
     const onMessage = this.options.onMessage;
+    const onReceived = this.options.onReceived;
     const onFrame = (payload: Uint8Array): void => {
       const messages = decodeBatch(payload);
       counters.messages += messages.length;
       counters.bytes += payload.byteLength + 4;
+      if (onReceived !== undefined) {
+        try {
+          onReceived(from, payload.byteLength + 4);
+        } catch (e) {
+          this.logger.warn('onReceived failed', { from: idToHex(from), error: errorText(e) });
+        }
+      }
       try {
         onMessage(messages);
       } catch (e) {

@@ -30,6 +30,13 @@ export interface TransportOptions {
   readonly openSnapshotBody: (message: MsgSnap) => AsyncIterable<Uint8Array>;
   /** A round-trip time sample to `id` in seconds (etcd_network_peer_round_trip_time_seconds). */
   readonly onRoundTrip?: (id: bigint, seconds: number) => void;
+  /**
+   * Bytes just written to the connection to `id` (etcd_network_peer_sent_bytes_total). Called once
+   * per flush, synchronously: keep it cheap. A throw is logged and ignored.
+   */
+  readonly onSent?: (id: bigint, bytes: number) => void;
+  /** Messages to `id` lost (etcd_network_peer_sent_failures_total). A throw is logged and ignored. */
+  readonly onSendFailures?: (id: bigint, messages: number) => void;
 }
 
 export interface TransportStats {
@@ -75,6 +82,8 @@ export class Transport {
         if (options.onRoundTrip !== undefined)
           this.call('onRoundTrip', () => options.onRoundTrip?.(id, seconds));
       },
+      sent: (id, bytes) => this.count('onSent', options.onSent, id, bytes),
+      dropped: (id, messages) => this.count('onSendFailures', options.onSendFailures, id, messages),
     };
   }
 
@@ -200,6 +209,21 @@ export class Transport {
     }
   }
 
+  /** A counting callback, without the closure call() would allocate: it runs once per flush. */
+  private count(
+    what: string,
+    fn: ((id: bigint, n: number) => void) | undefined,
+    id: bigint,
+    n: number,
+  ): void {
+    if (fn === undefined || this.closed) return;
+    try {
+      fn(id, n);
+    } catch (e) {
+      this.logger.warn(`${what} callback failed`, { error: errorText(e) });
+    }
+  }
+
   private removed(): void {
     if (this.removedReported) return;
     this.removedReported = true;
@@ -269,6 +293,7 @@ export class Transport {
             reason: result.reason,
           });
           this.reportSnapshot(id, 'failure');
+          this.count('onSendFailures', this.options.onSendFailures, id, 1);
           this.call('reportUnreachable', () => this.options.reportUnreachable(id));
       }
     });

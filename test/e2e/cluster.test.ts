@@ -3,54 +3,12 @@
 // leader under a write load, restarts from the data dirs, and membership changes.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 
 import { Client } from '../../src/client/index.js';
 import { computeClusterId, computeMemberId, formatId } from '../../src/membership/index.js';
-import { cairnCluster, waitFor, type CairnCluster } from '../support/cairn-cluster.js';
-
-const run = promisify(execFile);
-const ETCDCTL = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
-
-async function etcdctl(endpoints: string, ...args: string[]): Promise<string> {
-  return (await etcdctlFull(endpoints, '10s', ...args)).stdout;
-}
-
-async function etcdctlFull(
-  endpoints: string,
-  timeout: string,
-  ...args: string[]
-): Promise<{ stdout: string; stderr: string }> {
-  return run(ETCDCTL, ['--endpoints', endpoints, '--command-timeout', timeout, ...args], {
-    env: { ETCDCTL_API: '3', PATH: process.env.PATH },
-  });
-}
-
-interface StatusJson {
-  Endpoint: string;
-  Status: { header: { member_id: number | string }; leader: number | string };
-}
-
-/** The client URL of the member that is leader, as every running member agrees. */
-async function leaderOf(c: CairnCluster): Promise<string> {
-  return waitFor('a leader', async () => {
-    const out = await etcdctl(c.endpoints(), 'endpoint', 'status', '-w', 'json');
-    // IDs exceed 2^53: compare them as the text etcdctl printed.
-    const raw = out.replace(/("(?:member_id|leader)":)(\d+)/g, '$1"$2"');
-    const statuses = JSON.parse(raw) as StatusJson[];
-    const leaders = new Set(statuses.map((s) => String(s.Status.leader)));
-    if (leaders.size !== 1 || leaders.has('0')) return undefined;
-    const leader = statuses.find((s) => String(s.Status.header.member_id) === String(s.Status.leader));
-    return leader?.Endpoint;
-  });
-}
-
-async function started(c: CairnCluster): Promise<void> {
-  for (const m of c.members) if (m.process === undefined) c.start(m);
-  await leaderOf(c);
-}
+import { cairnCluster, waitFor } from '../support/cairn-cluster.js';
+import { etcdctl, etcdctlFull, leaderOf, started } from '../support/etcdctl.js';
 
 test('a single member serves etcdctl put, get, del and reports itself healthy', async (t) => {
   const c = await cairnCluster(t, ['default']);

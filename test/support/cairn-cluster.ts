@@ -17,7 +17,8 @@ export const CAIRNCTL_BIN = join(REPO, 'bin', 'cairnctl');
 export interface CairnMember {
   readonly name: string;
   readonly clientUrl: string;
-  readonly peerUrl: string;
+  /** Changes when a test moves the member (member update). */
+  peerUrl: string;
   readonly dataDir: string;
   /** The running process (undefined once stopped). */
   process: ChildProcess | undefined;

@@ -21,6 +21,7 @@ import type { BootstrapPeer } from '../../raft/types.js';
 import { dataDirLayout, hasMemberData, openMember } from '../../server/bootstrap.js';
 import type { Logger, Member } from '../../server/member.js';
 import { CLUSTER_VERSION, SERVER_VERSION } from '../../server/member.js';
+import { ServerMetrics } from '../../server/metrics.js';
 import { PeerServer, Transport } from '../../transport/index.js';
 import { fetchExistingCluster } from './join.js';
 
@@ -121,6 +122,8 @@ async function main(): Promise<void> {
     activeSince: (id: bigint) => running.transport?.activeSince(id),
   };
 
+  // One registry for the process: the member, its storage and the peer transport count into it.
+  const metrics = new ServerMetrics({ processMetrics: true });
   const m = await openMember({
     name: config.name,
     dataDir: config.dataDir,
@@ -136,10 +139,14 @@ async function main(): Promise<void> {
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
     strictReconfigCheck: config.strictReconfigCheck,
+    autoCompaction: config.autoCompaction,
+    maxSnapshots: config.maxSnapshots,
+    maxWals: config.maxWals,
     clientUrls: config.advertiseClientUrls,
     randomSeed: randomInt(2 ** 31),
     logger,
     onRemoved: () => void stop(0),
+    metrics,
   });
   running.member = m;
   const transport = new Transport({
@@ -154,6 +161,9 @@ async function main(): Promise<void> {
       void stop(0);
     },
     openSnapshotBody: (msg) => m.snapshotBody(msg),
+    onRoundTrip: metrics.peerRoundTripped,
+    onSent: metrics.peerSent,
+    onSendFailures: metrics.peerSendFailed,
   });
   running.transport = transport;
   for (const p of knownPeers) if (p.id !== m.memberId) transport.addPeer(p.id, p.peerUrls);
@@ -174,11 +184,13 @@ async function main(): Promise<void> {
     membersJson: () => encodeMembersResponse(m.state.cluster.members()),
     versionJson: () => JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     calls: m.peerCalls(),
+    onReceived: metrics.peerReceived,
   });
   running.clientPort = await startClientPort({
     api: m,
     listenUrls: config.listenClientUrls,
     maxRequestBytes: config.maxRequestBytes,
+    electionTimeoutMs: config.electionTimeoutMs,
     logger,
   });
   m.start();

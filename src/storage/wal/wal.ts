@@ -17,6 +17,7 @@
 
 import { Buffer } from 'node:buffer';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { encodeEntry, encodeHardState } from '../../raft/codec.js';
 import { EMPTY_HARD_STATE, isEmptyHardState, type Entry, type HardState } from '../../raft/types.js';
 import { scanSegments, type ScanResult, type TornTail } from './decoder.js';
@@ -54,6 +55,11 @@ export interface WalOptions {
   readonly fs?: WalFs;
   /** Preallocated size of a segment, and the size past which a new one is cut. Default 64,000,000. */
   readonly segmentBytes?: number;
+  /**
+   * Told how long each sync of the tail segment took, in seconds (etcd's
+   * etcd_disk_wal_fsync_duration_seconds). Must not throw; a throw is ignored.
+   */
+  readonly onFsync?: (seconds: number) => void;
 }
 
 /** What opening read: everything after the snapshot the WAL was opened at. */
@@ -213,6 +219,23 @@ async function mkdirpDurable(fs: WalFs, dir: string): Promise<void> {
   for (let i = missing.length - 1; i >= 0; i--) await fs.syncDir(path.dirname(missing[i]));
 }
 
+/** Syncs a segment (the syncs etcd times in wal.sync()) and reports how long it took. */
+async function timedSync(
+  file: WalFile,
+  kind: 'data' | 'full',
+  onFsync: ((seconds: number) => void) | undefined,
+): Promise<void> {
+  const started = performance.now();
+  const s = kind === 'data' ? file.datasync() : file.sync();
+  if (s !== undefined) await s;
+  if (onFsync === undefined) return;
+  try {
+    onFsync((performance.now() - started) / 1000);
+  } catch {
+    // Metrics must never poison the WAL (a throw inside io() would).
+  }
+}
+
 function removeStalePipelineFiles(fs: WalFs, dir: string): void {
   for (const name of fs.readdir(dir)) if (PIPELINE_TMP.test(name)) fs.unlink(path.join(dir, name));
 }
@@ -269,6 +292,7 @@ export class Wal {
     },
     /** Set when opening repaired a torn tail. */
     readonly repaired: RepairReport | undefined,
+    private readonly onFsync: ((seconds: number) => void) | undefined,
   ) {
     this.tail = init.tail;
     this.offset = init.offset;
@@ -320,8 +344,7 @@ export class Wal {
       const head = b.take();
       const w = file.write(head, 0);
       if (w !== undefined) await w;
-      const s = file.datasync();
-      if (s !== undefined) await s;
+      await timedSync(file, 'data', options.onFsync); // etcd's Create syncs through wal.sync() too
       await fs.syncDir(tmpDir); // the segment's name must travel with the directory
       if (fs.exists(dir)) fs.removeAll(dir); // an empty directory (checked above)
       fs.rename(tmpDir, dir);
@@ -344,6 +367,7 @@ export class Wal {
           result: { metadata: { ...metadata }, hardState: EMPTY_HARD_STATE, entries: [] },
         },
         undefined,
+        options.onFsync,
       );
     } catch (e) {
       file?.close();
@@ -412,6 +436,7 @@ export class Wal {
           result: { metadata, hardState: scan.hardState, entries: scan.entries },
         },
         repaired,
+        options.onFsync,
       );
     } catch (e) {
       file?.close();
@@ -490,8 +515,7 @@ export class Wal {
         this.builder.add(SNAPSHOT_TYPE, data);
         await this.append(this.builder.take());
         if (this.enti < snapshot.index) this.enti = snapshot.index;
-        const s = this.tail.file.datasync();
-        if (s !== undefined) await s;
+        await this.syncTail('data');
       });
     });
   }
@@ -539,10 +563,7 @@ export class Wal {
     this.closed = true;
     const p = this.queue.then(async () => {
       try {
-        if (this.failure === undefined) {
-          const s = this.tail.file.datasync();
-          if (s !== undefined) await s;
-        }
+        if (this.failure === undefined) await this.syncTail('data');
       } finally {
         this.tail.file.close();
         await this.pipeline.close();
@@ -580,6 +601,10 @@ export class Wal {
     }
   }
 
+  private syncTail(kind: 'data' | 'full'): Promise<void> {
+    return timedSync(this.tail.file, kind, this.onFsync);
+  }
+
   private async append(buf: Uint8Array): Promise<void> {
     const w = this.tail.file.write(buf, this.offset);
     if (w !== undefined) await w;
@@ -609,10 +634,7 @@ export class Wal {
         await this.cut(); // syncs
         return;
       }
-      if (mustSync) {
-        const s = this.tail.file.datasync();
-        if (s !== undefined) await s;
-      }
+      if (mustSync) await this.syncTail('data');
       if (this.offset >= this.segmentBytes / 2) this.pipeline.start();
     });
   }
@@ -625,7 +647,7 @@ export class Wal {
   private async cut(): Promise<void> {
     const old = this.tail;
     old.file.truncate(this.offset);
-    await old.file.sync();
+    await this.syncTail('full');
     const next = await this.pipeline.take();
     const seq = old.seg.seq + 1;
     const seg: SegmentName = { name: walName(seq, this.enti + 1), seq, index: this.enti + 1 };

@@ -43,6 +43,8 @@ export interface FakeMember {
   setClientUrls(urls: string[]): void;
   /** Whether the member knows a leader (default true). */
   setLeader(has: boolean): void;
+  /** Whether the member is a learner (default false). */
+  setLearner(is: boolean): void;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export function startFakeMember(t: TestContext): FakeMember {
   });
   state.lessor.promote(0);
   let leader = true;
+  let learner = false;
   let raftIndex = 4n;
   let nextLease = 0x694d7a1b2c3d0000n;
   const members: Member[] = [
@@ -128,6 +131,7 @@ export function startFakeMember(t: TestContext): FakeMember {
       };
     },
     hasLeader: () => leader,
+    isLearner: () => learner,
     leaseGrant: async (r) => {
       const ID = r.ID === 0n ? nextLease++ : r.ID;
       return withHeader(await apply<LeaseGrantResponse>({ leaseGrant: { ...r, ID } }));
@@ -224,6 +228,7 @@ export function startFakeMember(t: TestContext): FakeMember {
     state,
     setClientUrls: (urls) => void (members[0].clientURLs = urls),
     setLeader: (has) => void (leader = has),
+    setLearner: (is) => void (learner = is),
     close,
   };
 }

@@ -197,6 +197,43 @@ test('hasleader metadata: refused without a leader, as etcd does; served otherwi
   assert.equal(watchFails.details, 'etcdserver: no leader');
 });
 
+test('a learner serves status and serializable ranges only; the rest is refused as etcd does', async (t) => {
+  const { cairn, client } = await setup(t);
+  cairn.member.setLearner(true);
+  const refused = { code: Status.UNAVAILABLE, message: 'etcdserver: rpc not supported for learner' };
+  const put = PutRequest.fromPartial({ key: bytes('a'), value: bytes('v') });
+  assert.deepEqual(failed(await unary(client, KVService.put, put)), refused);
+  const range = RangeRequest.fromPartial({ key: bytes('a') });
+  assert.deepEqual(failed(await unary(client, KVService.range, range)), refused, 'linearizable range');
+  assert.deepEqual(failed(await unary(client, ClusterService.memberList, { linearizable: false })), refused);
+  assert.ok((await unary(client, KVService.range, { ...range, serializable: true })).ok);
+  assert.ok((await unary(client, MaintenanceService.status, {})).ok);
+
+  // Streams are refused whole, before any request on them.
+  const watchError = await new Promise<ServiceError>((resolve) => {
+    const call = client.makeBidiStreamRequest(
+      WatchService.watch.path,
+      WatchService.watch.requestSerialize,
+      WatchService.watch.responseDeserialize,
+      new Metadata(),
+    );
+    call.on('data', () => {});
+    call.on('error', resolve);
+  });
+  assert.deepEqual({ code: watchError.code, message: watchError.details }, refused);
+
+  // The gateway goes through the same table.
+  const res = await fetch(`http://${cairn.endpoint}/v3/kv/put`, {
+    method: 'POST',
+    body: JSON.stringify({ key: 'YQ==', value: 'dg==' }),
+  });
+  assert.equal(res.status, 503);
+  assert.match(await res.text(), /"message":"etcdserver: rpc not supported for learner"/);
+
+  cairn.member.setLearner(false);
+  assert.ok((await unary(client, KVService.put, put)).ok, 'a promoted member serves everything');
+});
+
 test('grpc.health.v1: SERVING while healthy, NOT_SERVING without a leader, unknown services NotFound', async (t) => {
   const { cairn, client } = await setup(t);
   const check = (service: string) =>

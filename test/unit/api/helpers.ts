@@ -23,6 +23,8 @@ export interface Cairn {
 
 export interface CairnOptions {
   readonly maxRequestBytes?: number;
+  /** How often the port checks for a leader (default: the port's default). */
+  readonly electionTimeoutMs?: number;
   /** Replaces some of the member's answers (to inject failures). */
   readonly override?: (api: ServerApi) => Partial<ServerApi>;
 }
@@ -34,6 +36,7 @@ export async function startCairn(t: TestContext, options: CairnOptions = {}): Pr
     api,
     listenUrls: ['http://127.0.0.1:0'],
     maxRequestBytes: options.maxRequestBytes ?? 1572864,
+    electionTimeoutMs: options.electionTimeoutMs,
     logger: { info() {}, warn() {} },
   });
   // Registered after the member's, so it runs first (node:test runs `after` hooks in reverse).

@@ -67,7 +67,7 @@ export function maskNoise(s: string): string {
     .replace(/"ts":"[^"]*"/g, '"ts":"TS"')
     .replace(/client-[0-9a-f-]{36}/g, 'client-UUID')
     .replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /gm, 'DATE ')
-    .replace(/took = [0-9.]+[a-zµ]+/g, 'took = T')
+    .replace(/took = [0-9.]+[a-zµ\u00c2\u00b5]+/g, 'took = T')
     .replace(/"took":"[0-9.]+[a-zµ\u00c2\u00b5]+"/g, '"took":"T"')
     .replace(/"Took" : [0-9.]+[a-zµ\u00c2\u00b5]+/g, '"Took" : T')
     .replace(/\| +[0-9.]+[a-zµ\u00c2\u00b5]+s \|/g, '| T |');

@@ -131,6 +131,65 @@ describe('watch', () => {
     assert.equal(ws.watcherCount, 0);
   });
 
+  test('restore onto a keyspace that is further ahead: watchers continue without gaps or repeats', (t) => {
+    const follower = keyspaceFixture(t).open();
+    const leader = keyspaceFixture(t).open();
+    const ws = new WatchableStore(follower.store, follower.backend, { autoSync: false });
+    t.after(() => ws.close());
+    const stream = new WatchStream(ws);
+    stream.watch(create('k'));
+    stream.watch(create('j', { rangeEnd: bytes('l') }));
+    // The follower applied a prefix of the leader's history; the leader went on without it.
+    for (const s of [follower.store, leader.store]) for (let i = 0; i < 2; i++) put(s, ['k', `${i}`]);
+    for (let i = 2; i < 4; i++) put(leader.store, ['k', `${i}`]);
+    put(leader.store, ['j', 'x']);
+    const before = stream
+      .take()
+      .filter((r) => !r.created)
+      .map((r) => [r.watchId, ...describeEvents(r)]);
+    assert.deepEqual(before, [
+      [0n, 'PUT k=0@2'],
+      [1n, 'PUT k=0@2'],
+      [0n, 'PUT k=1@3'],
+      [1n, 'PUT k=1@3'],
+    ]);
+
+    ws.restore(leader.store, leader.backend);
+    assert.equal(ws.laggingCount, 2);
+    ws.syncNow();
+    put(leader.store, ['k', 'live']);
+    const after = stream.take().map((r) => [r.watchId, ...describeEvents(r)]);
+    assert.deepEqual(after, [
+      [0n, 'PUT k=2@4', 'PUT k=3@5'],
+      [1n, 'PUT k=2@4', 'PUT k=3@5', 'PUT j=x@6'],
+      [0n, 'PUT k=live@7'],
+      [1n, 'PUT k=live@7'],
+    ]);
+    // The old keyspace no longer feeds the watchers.
+    put(follower.store, ['k', 'stale']);
+    assert.deepEqual(stream.take(), []);
+  });
+
+  test('restore onto a keyspace compacted past what was delivered cancels with the compact revision', async (t) => {
+    const follower = keyspaceFixture(t).open();
+    const leader = keyspaceFixture(t).open();
+    put(follower.store, ['k', '0']);
+    for (let i = 0; i < 5; i++) put(leader.store, ['k', `${i}`]);
+    await leader.store.compact(5).done;
+    const ws = new WatchableStore(follower.store, follower.backend, { autoSync: false });
+    t.after(() => ws.close());
+    const stream = new WatchStream(ws);
+    stream.watch(create('k'));
+    stream.take();
+    ws.restore(leader.store, leader.backend);
+    ws.syncNow();
+    assert.deepEqual(
+      stream.take().map((r) => [r.canceled, r.compactRevision]),
+      [[true, 5]],
+    );
+    assert.equal(ws.watcherCount, 0);
+  });
+
   test('filters, previous values, duplicate IDs and cancel', (t) => {
     const { store, ws } = setup(t);
     put(store, ['a', 'old']);
