@@ -104,6 +104,24 @@ test('a restart finds every acknowledged write, with the same revisions and leas
   assert.equal(after.header?.revision, 202n);
 });
 
+test('the purge keeps the newest --max-snapshots snapshot files; a restart still finds everything', async (t) => {
+  const dir = tempDir(t);
+  const snapDir = join(dir, 'm.etcd', 'member', 'snap');
+  const o = options(join(dir, 'm.etcd'), { snapshotCount: 20, maxSnapshots: 2, purgeIntervalMs: 10 });
+  let m = await started(o);
+  for (let i = 0; i < 150; i++)
+    await m.put(PutRequest.fromPartial({ key: bytes(`k${i}`), value: bytes('v') }));
+  const snaps = (): string[] => readdirSync(snapDir).filter((n) => n.endsWith('.snap'));
+  const deadline = Date.now() + 10_000;
+  while (snaps().length > 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(snaps().length, 2, `older snapshots purged: ${snaps().join(' ')}`);
+  await m.stop();
+  m = await started(o);
+  t.after(() => m.stop());
+  const all = await m.range(RangeRequest.fromPartial({ key: bytes('k'), rangeEnd: bytes('l') }));
+  assert.equal(all.count, 150n);
+});
+
 test("requests over --max-request-bytes are refused with etcd's error", async (t) => {
   const dir = tempDir(t);
   const m = await started(options(join(dir, 'm.etcd'), { maxRequestBytes: 1024 }));
