@@ -145,6 +145,13 @@ test('member add, start with --initial-cluster-state existing, remove; the remov
   const list = await etcdctl(c.endpoints(), 'member', 'list');
   assert.ok(!list.includes(', a4, '), list); // by name: hex IDs may contain "a4"
   await assert.rejects(etcdctl(c.endpoints(), 'member', 'remove', id), /member not found/);
+
+  // Started again on its old data dir, it learns at once that it was removed, and exits 0 again.
+  joiner.log = '';
+  c.start(joiner);
+  assert.equal(await joiner.exited, 0, 'a removed member restarted on its data dir exits 0');
+  assert.match(joiner.log, /removed from the cluster/);
+  assert.equal(await etcdctl(c.endpoints(), 'put', 'after-removed-restart', 'ok'), 'OK\n');
 });
 
 test('past --quota-backend-bytes the NOSPACE alarm is raised: writes fail, reads and deletes work', async (t) => {
