@@ -22,7 +22,13 @@ test('a follower far behind catches up by snapshot; its watchers see every event
   const leaderEndpoint = await leaderOf(c);
   const follower = c.members.find((m) => endpointOf(m) !== leaderEndpoint)!;
 
-  const onFollower = Client.connect({ endpoints: [endpointOf(follower)] });
+  // Keepalive pings would give up on the stopped follower and drop the watch: this test wants the
+  // same stream to live through the stop and the snapshot install.
+  const onFollower = Client.connect({
+    endpoints: [endpointOf(follower)],
+    keepaliveTimeMs: 600_000,
+    keepaliveTimeoutMs: 600_000,
+  });
   const writer = Client.connect({ endpoints: [leaderEndpoint] });
   t.after(() => {
     onFollower.close();
@@ -43,6 +49,7 @@ test('a follower far behind catches up by snapshot; its watchers see every event
       if (revisions.length === WRITES + 1) return;
     }
   })();
+  collecting.catch(() => {}); // awaited below; a failure before then must not go unhandled
   await waitFor('the first event on the follower', async () => (revisions.length > 0 ? true : undefined));
 
   process.kill(follower.process!.pid!, 'SIGSTOP');
