@@ -1,19 +1,26 @@
 // Errors the server itself answers with (beyond the keyspace's and the lessor's), with etcd's exact
 // texts and gRPC codes (reference §2.1): clients match on the text, so these must not drift.
 
-export type GrpcCodeName =
-  | 'Canceled'
-  | 'Unknown'
-  | 'InvalidArgument'
-  | 'DeadlineExceeded'
-  | 'NotFound'
-  | 'FailedPrecondition'
-  | 'ResourceExhausted'
-  | 'OutOfRange'
-  | 'Unavailable'
-  | 'DataLoss'
-  | 'PermissionDenied'
-  | 'Unauthenticated';
+export const GRPC_CODE_NAMES = [
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'FailedPrecondition',
+  'ResourceExhausted',
+  'OutOfRange',
+  'Unavailable',
+  'DataLoss',
+  'PermissionDenied',
+  'Unauthenticated',
+] as const;
+
+export type GrpcCodeName = (typeof GRPC_CODE_NAMES)[number];
+
+export function isGrpcCodeName(s: unknown): s is GrpcCodeName {
+  return typeof s === 'string' && (GRPC_CODE_NAMES as readonly string[]).includes(s);
+}
 
 export class ServerError extends Error {
   constructor(

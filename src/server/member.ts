@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Registry } from 'prom-client';
 
-import { LEASE_NOT_FOUND_MESSAGE, LeaseError } from '../lease/index.js';
+import { LeaseError } from '../lease/index.js';
 import { errCompacted, KeyspaceError } from '../mvcc/errors.js';
 import { isReadOnly } from '../mvcc/kv-apply.js';
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
@@ -101,7 +101,7 @@ import {
   errTooManyRequests,
   errUnhealthyCluster,
   ServerError,
-  type GrpcCodeName,
+  isGrpcCodeName,
 } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import { BackendQuota, requestCost, resolveQuota, type CostedRequest } from './quota.js';
@@ -505,7 +505,7 @@ export class Member {
 
   /** The peer calls this member answers (as the leader) for followers; see forwardToLeader. */
   peerCalls(): Record<string, (body: Uint8Array) => Promise<Uint8Array>> {
-    return {
+    const calls: Record<string, (body: Uint8Array) => Promise<Uint8Array>> = {
       '/leases': async (body) => {
         const r = await this.leaseRenew(LeaseKeepAliveRequest.decode(body).ID);
         return LeaseKeepAliveResponse.encode({ header: r.header, ID: r.ID, TTL: r.TTL }).finish();
@@ -514,23 +514,16 @@ export class Member {
         const r = await this.leaseTimeToLive(LeaseTimeToLiveRequest.decode(body));
         return LeaseTimeToLiveResponse.encode(r).finish();
       },
-      '/members/promote': async (body) => {
-        try {
-          return MemberPromoteResponse.encode(
-            await this.memberPromote(MemberPromoteRequest.decode(body)),
-          ).finish();
-        } catch (e) {
-          // The follower rebuilds the refusal from this text: gRPC code name, a space, etcd's message.
-          if (e instanceof ServerError) throw new Error(`${e.code} ${e.message}`);
-          throw e;
-        }
-      },
+      '/members/promote': async (body) =>
+        MemberPromoteResponse.encode(await this.memberPromote(MemberPromoteRequest.decode(body))).finish(),
     };
+    for (const [path, call] of Object.entries(calls)) calls[path] = answeringRefusals(call);
+    return calls;
   }
 
   /**
-   * Keepalives and time-to-live are answered by the leader, which alone knows when leases expire
-   * (etcd forwards them over the peer port the same way).
+   * Keepalives, time-to-live and learner promotion are answered by the leader, which alone knows
+   * when leases expire and how far a learner has come (etcd forwards them over the peer port too).
    */
   private async forwardToLeader(path: string, body: Uint8Array, ctx?: CallContext): Promise<Uint8Array> {
     const leader = this.current.cluster.member(this.leaderId);
@@ -544,11 +537,9 @@ export class Member {
         const res = await fetch(new URL(path, url), { method: 'POST', body, signal });
         const bytes = new Uint8Array(await res.arrayBuffer());
         if (res.status === 200) return bytes;
-        const text = new TextDecoder().decode(bytes);
-        if (text === LEASE_NOT_FOUND_MESSAGE) throw new LeaseError('lease-not-found');
-        throw refusalFromLeader(text);
+        throw refusalFromLeader(new TextDecoder().decode(bytes));
       } catch (e) {
-        if (e instanceof LeaseError || e instanceof ServerError) throw e;
+        if (e instanceof ServerError) throw e;
         lastError = e;
       }
     }
@@ -1086,18 +1077,29 @@ class MembershipErrorAsServer extends ServerError {
   }
 }
 
-const FORWARDED_CODES: readonly GrpcCodeName[] = [
-  'NotFound',
-  'FailedPrecondition',
-  'Unavailable',
-  'InvalidArgument',
-];
+/**
+ * A peer call answered for a follower: a refusal with a gRPC code (the member's, the keyspace's, the
+ * lessor's, membership's) travels as `<code name> <etcd text>`, so the follower can rebuild it.
+ */
+function answeringRefusals(
+  call: (body: Uint8Array) => Promise<Uint8Array>,
+): (body: Uint8Array) => Promise<Uint8Array> {
+  return async (body) => {
+    try {
+      return await call(body);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (e instanceof Error && isGrpcCodeName(code)) throw new Error(`${code} ${e.message}`);
+      throw e;
+    }
+  };
+}
 
-/** A refusal the leader answered a forwarded call with: `<gRPC code name> <etcd text>`, or bare text. */
+/** The refusal a leader answered a forwarded call with (see answeringRefusals), or its bare text. */
 function refusalFromLeader(text: string): ServerError {
   const space = text.indexOf(' ');
-  const code = text.slice(0, space) as GrpcCodeName;
-  if (space > 0 && FORWARDED_CODES.includes(code)) return new ServerError(code, text.slice(space + 1));
+  const code = text.slice(0, space);
+  if (space > 0 && isGrpcCodeName(code)) return new ServerError(code, text.slice(space + 1));
   return new ServerError('Unavailable', text);
 }
 

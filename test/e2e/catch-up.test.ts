@@ -7,7 +7,7 @@ import { test } from 'node:test';
 
 import { Client } from '../../src/client/index.js';
 import { cairnCluster, waitFor } from '../support/cairn-cluster.js';
-import { endpointOf, etcdctl, leaderOf, started } from '../support/etcdctl.js';
+import { endpointOf, holds, leaderOf, started } from '../support/etcdctl.js';
 
 // The stopped follower's sockets still take the leader's messages until raft's window of 512
 // unacknowledged appends is full; one write in flight makes each append one entry. So it is left at
@@ -62,15 +62,7 @@ test('a follower far behind catches up by snapshot; its watchers see every event
   resumed = true;
 
   const last = `bulk/${String(WRITES - 1).padStart(5, '0')}`;
-  await waitFor(
-    'the follower to catch up',
-    async () =>
-      (await etcdctl(endpointOf(follower), 'get', last, '--print-value-only', '--consistency', 's')) ===
-      `v${WRITES - 1}\n`
-        ? true
-        : undefined,
-    30000,
-  );
+  await holds(endpointOf(follower), last, `v${WRITES - 1}`, 30000);
   assert.match(follower.log, /installed the leader's snapshot at index \d+/);
   const range = await onFollower.kv.range('bulk/', { prefix: true, countOnly: true, serializable: true });
   assert.equal(range.count, BigInt(WRITES + 1), 'the follower holds every key');

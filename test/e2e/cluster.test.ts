@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { computeClusterId, computeMemberId, formatId } from '../../src/membership/index.js';
 import { cairnCluster, waitFor } from '../support/cairn-cluster.js';
-import { etcdctl, etcdctlFull, leaderOf, started } from '../support/etcdctl.js';
+import { endpointOf, etcdctl, etcdctlFull, holds, leaderOf, started } from '../support/etcdctl.js';
 
 test('a single member serves etcdctl put, get, del and reports itself healthy', async (t) => {
   const c = await cairnCluster(t, ['default']);
@@ -80,12 +80,8 @@ test('three members bootstrap with etcd IDs, survive the leader being killed und
   c.start(leader);
   await leaderOf(c);
   for (const m of c.members) {
-    const ep = m.clientUrl.replace('http://', '');
-    await waitFor(`${m.name} caught up`, async () =>
-      (await etcdctl(ep, 'get', 'after-kill', '--print-value-only', '--consistency', 's')) === 'ok\n'
-        ? true
-        : undefined,
-    );
+    const ep = endpointOf(m);
+    await holds(ep, 'after-kill', 'ok');
     const out = await etcdctl(ep, 'get', 'load/', '--prefix', '-w', 'json', '--consistency', 's');
     const kvs = (JSON.parse(out) as { kvs?: { key: string; value: string }[] }).kvs ?? [];
     const got = new Map(
@@ -123,12 +119,7 @@ test('member add, start with --initial-cluster-state existing, remove; the remov
   assert.match(added, /Member +[0-9a-f]+ added to cluster +[0-9a-f]+/);
   assert.ok(added.includes(`ETCD_INITIAL_CLUSTER_STATE="existing"`), added);
   c.start(joiner, ['--initial-cluster-state', 'existing']);
-  const ep = joiner.clientUrl.replace('http://', '');
-  await waitFor('the new member to catch up', async () =>
-    (await etcdctl(ep, 'get', 'before-join', '--print-value-only', '--consistency', 's')) === 'x\n'
-      ? true
-      : undefined,
-  );
+  await holds(endpointOf(joiner), 'before-join', 'x');
   await waitFor('the new member to publish', async () =>
     (await etcdctl(c.endpoints(), 'member', 'list')).includes(`started, a4, ${joiner.peerUrl}`)
       ? true

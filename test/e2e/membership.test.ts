@@ -13,19 +13,11 @@ import {
   etcdctl,
   etcdctlError,
   etcdctlFull,
+  holds,
   leaderOf,
   memberIdOf,
   started,
 } from '../support/etcdctl.js';
-
-/** Waits until the member at `endpoint` serves `key` = `value` from its own state. */
-async function holds(endpoint: string, key: string, value: string): Promise<void> {
-  await waitFor(`${endpoint} to hold ${key}`, async () =>
-    (await etcdctl(endpoint, 'get', key, '--print-value-only', '--consistency', 's')) === `${value}\n`
-      ? true
-      : undefined,
-  );
-}
 
 test('five members bootstrap with etcd IDs and keep serving writes with two of them down', async (t) => {
   const c = await cairnCluster(t, ['f1', 'f2', 'f3', 'f4', 'f5']);

@@ -71,3 +71,15 @@ export async function memberIdOf(endpoints: string, name: string): Promise<strin
   if (line === undefined) throw new Error(`no member named ${name} in:\n${list}`);
   return line.split(', ')[0];
 }
+
+/** Waits until the member at `endpoint` serves `key` = `value` from its own state (serializable). */
+export async function holds(endpoint: string, key: string, value: string, timeoutMs?: number): Promise<void> {
+  await waitFor(
+    `${endpoint} to hold ${key}`,
+    async () =>
+      (await etcdctl(endpoint, 'get', key, '--print-value-only', '--consistency', 's')) === `${value}\n`
+        ? true
+        : undefined,
+    timeoutMs,
+  );
+}
