@@ -10,12 +10,14 @@ import { status as Status } from '@grpc/grpc-js';
 import {
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
+  SnapshotResponse,
   WatchRequest,
   WatchResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { ServerApi } from '../server/api.js';
 import { errorBody, gatewayJson, goJson, nextObject } from './gateway-json.js';
 import type { ClientPortLogger } from './logger.js';
+import { streamSnapshot } from './snapshot-stream.js';
 import { KeepAliveSession, WatchSession, type ResponseSink } from './stream-sessions.js';
 import { failure, failureOf, httpStatusOf, type CallFailure } from './status.js';
 import { UNARY_METHODS, type UnaryMethod } from './unary-methods.js';
@@ -81,8 +83,17 @@ export class Gateway {
         return { handle: (r) => s.handle(r), close: () => s.close() };
       });
     } else {
-      sendError(res, failure(Status.UNIMPLEMENTED, 'cairn: Snapshot is not implemented yet'));
+      this.serveSnapshot(req, res);
     }
+  }
+
+  /** The request body carries nothing (SnapshotRequest is empty): stream as soon as it has arrived. */
+  private serveSnapshot(req: IncomingMessage, res: ServerResponse): void {
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    const out = new StreamOut(res, SnapshotResponse.toJSON, () => abort.abort());
+    req.resume();
+    req.once('end', () => void streamSnapshot(this.api, out.sink, () => out.end(), abort.signal));
   }
 
   private async serveUnary(m: UnaryMethod, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -145,48 +156,9 @@ export class Gateway {
     toJson: (r: Res) => unknown,
     open: (sink: ResponseSink<Res>) => { handle(r: Req): void; close(): void },
   ): void {
-    let started = false;
-    let ended = false;
-    const start = (): void => {
-      if (started) return;
-      started = true;
-      res.writeHead(200, {
-        'Content-Type': 'application/json',
-        'Grpc-Metadata-Content-Type': 'application/grpc',
-      });
-    };
-    const sink: ResponseSink<Res> = {
-      write: (r) => {
-        if (ended) return true;
-        start();
-        return res.write(`{"result":${gatewayJson(toJson(r))}}\n`);
-      },
-      drained: () =>
-        new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        }),
-      fail: (f) => {
-        if (ended) return;
-        ended = true;
-        if (!started) {
-          started = true;
-          res.writeHead(httpStatusOf(f.code), { 'Content-Type': 'application/json' });
-        }
-        res.end(streamErrorChunk(f));
-        session.close();
-      },
-    };
-    const session = open(sink);
-    res.once('close', () => {
-      ended = true;
-      session.close();
-    });
+    const out = new StreamOut(res, toJson, () => session.close());
+    const session = open(out.sink);
+    res.once('close', () => session.close());
 
     // Requests arrive as the body streams in. The first must parse (else the call fails as etcd's
     // does); a later bad one only stops reading, and responses keep flowing.
@@ -217,10 +189,8 @@ export class Gateway {
       }
     };
     const failFirst = (message: string): void => {
-      if (ended) return;
-      ended = true;
+      if (!out.claim()) return;
       session.close();
-      started = true;
       const text = errorBody(Status.UNKNOWN, message);
       res.writeHead(500, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
       res.end(text);
@@ -237,6 +207,72 @@ export class Gateway {
       consume(false);
     });
     req.on('end', () => consume(true));
+  }
+}
+
+/** A gateway stream's response side: `{"result":…}` lines, or an error chunk that ends it. */
+class StreamOut<Res> {
+  private started = false;
+  private ended = false;
+  readonly sink: ResponseSink<Res>;
+
+  constructor(
+    private readonly res: ServerResponse,
+    toJson: (r: Res) => unknown,
+    onFail: () => void,
+  ) {
+    this.sink = {
+      write: (r) => {
+        if (this.ended) return true;
+        this.start();
+        return res.write(`{"result":${gatewayJson(toJson(r))}}\n`);
+      },
+      drained: () =>
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        }),
+      fail: (f) => {
+        if (this.ended) return;
+        this.ended = true;
+        if (!this.started) {
+          this.started = true;
+          res.writeHead(httpStatusOf(f.code), { 'Content-Type': 'application/json' });
+        }
+        res.end(streamErrorChunk(f));
+        onFail();
+      },
+    };
+    res.once('close', () => (this.ended = true));
+  }
+
+  /** Takes the response for an answer of the caller's own; false when it is already over. */
+  claim(): boolean {
+    if (this.ended) return false;
+    this.ended = true;
+    this.started = true;
+    return true;
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.start();
+    this.res.end();
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Grpc-Metadata-Content-Type': 'application/grpc',
+    });
   }
 }
 

@@ -35,13 +35,13 @@ import type { LeaderMonitor } from './leader-monitor.js';
 import type { ClientPortLogger } from './logger.js';
 import { KeepAliveSession, WatchSession, type ResponseSink } from './stream-sessions.js';
 import {
-  failure,
   failureOf,
   NO_LEADER,
   NOT_SUPPORTED_FOR_LEARNER,
   toStatusError,
   type CallFailure,
 } from './status.js';
+import { streamSnapshot } from './snapshot-stream.js';
 import { UNARY_METHODS, type ServiceName, type UnaryMethod } from './unary-methods.js';
 
 /** etcd's allowance for gRPC framing on top of --max-request-bytes. */
@@ -85,7 +85,7 @@ export function createGrpcServer(api: ServerApi, options: GrpcServerOptions): Se
   };
   for (const m of UNARY_METHODS) impls[m.service][m.handler] = unaryHandler(api, m, options.logger);
   impls.Lease['leaseKeepAlive'] = keepAliveHandler(api, options.leaderMonitor);
-  impls.Maintenance['snapshot'] = snapshotHandler;
+  impls.Maintenance['snapshot'] = snapshotHandler(api);
 
   const add = (def: object, impl: UntypedServiceImplementation): void =>
     server.addService(def as ServiceDefinition, impl);
@@ -136,7 +136,9 @@ function streamRefusal(api: ServerApi, metadata: Metadata): CallFailure | undefi
 }
 
 /** A response sink over a grpc-js server stream; it stops waiting when the call goes away. */
-function streamSink<Req, Res>(call: ServerDuplexStream<Req, Res>): ResponseSink<Res> {
+function streamSink<Req, Res>(
+  call: ServerDuplexStream<Req, Res> | ServerWritableStream<Req, Res>,
+): ResponseSink<Res> {
   return {
     write: (r) => call.write(r),
     drained: () =>
@@ -204,6 +206,17 @@ function keepAliveHandler(api: ServerApi, monitor: LeaderMonitor | undefined): U
   };
 }
 
-const snapshotHandler = (call: ServerWritableStream<SnapshotRequest, SnapshotResponse>): void => {
-  call.emit('error', toStatusError(failure(Status.UNIMPLEMENTED, 'cairn: Snapshot is not implemented yet')));
-};
+function snapshotHandler(api: ServerApi): UntypedHandleCall {
+  return (call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) => {
+    const refusal = streamRefusal(api, call.metadata);
+    if (refusal !== undefined) {
+      call.emit('error', toStatusError(refusal));
+      return;
+    }
+    const abort = new AbortController();
+    const stop = (): void => abort.abort();
+    call.once('cancelled', stop);
+    call.once('close', stop);
+    void streamSnapshot(api, streamSink(call), () => call.end(), abort.signal);
+  };
+}

@@ -6,6 +6,7 @@
 import type { Registry } from 'prom-client';
 
 import type { WatchStream } from '../mvcc/watch-stream.js';
+import type { BackendSnapshot } from './backend-snapshot.js';
 import type {
   AlarmRequest,
   AlarmResponse,
@@ -102,6 +103,11 @@ export interface ServerApi {
   hash(ctx?: CallContext): Promise<HashResponse>;
   hashKV(r: HashKVRequest, ctx?: CallContext): Promise<HashKVResponse>;
   moveLeader(r: MoveLeaderRequest, ctx?: CallContext): Promise<MoveLeaderResponse>;
+  /**
+   * The backend as etcd's snapshot file (a bbolt image without the SHA-256 trailer), taken at one
+   * point while writes go on; served without quorum, as etcd does. The caller must close it.
+   */
+  snapshot(ctx?: CallContext): Promise<BackendSnapshot>;
 
   /** For GET /health (false on no leader or any alarm, as etcd 3.4 does). */
   health(): Promise<Health>;

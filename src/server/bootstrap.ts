@@ -12,6 +12,7 @@ import { Backend } from '../storage/backend/index.js';
 import { SnapError, loadNewestAvailable } from '../storage/snap/index.js';
 import { Wal } from '../storage/wal/index.js';
 import { minLeaseTtlSeconds } from '../lease/index.js';
+import { removeStaleSnapshotFiles } from './backend-snapshot.js';
 import { Member, type Logger, type MemberSettings, type PeerPort } from './member.js';
 import { ServerMetrics } from './metrics.js';
 import { RaftDriver } from './raft-driver.js';
@@ -65,6 +66,8 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
   const metrics = o.metrics ?? new ServerMetrics();
   const walOptions = { onFsync: metrics.walFsync };
   mkdirSync(layout.snapDir, { recursive: true, mode: 0o700 });
+  for (const name of await removeStaleSnapshotFiles(layout.snapDir))
+    logger.warn(`removed ${name}, left by a crash`);
 
   let wal: Wal;
   let snapshot: Snapshot | undefined;

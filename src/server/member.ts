@@ -87,6 +87,7 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import { AppliedIndex } from './applied-index.js';
 import { AutoCompactor, type CompactionPolicy } from './compactor.js';
+import { takeBackendSnapshot, type BackendSnapshot } from './backend-snapshot.js';
 import type { CallContext, Health, ServerWatchStream } from './api.js';
 import type { ApplyOutcome } from './apply.js';
 import {
@@ -710,6 +711,10 @@ export class Member {
     return { header: undefined };
   }
 
+  snapshot(): Promise<BackendSnapshot> {
+    return takeBackendSnapshot(this.current.backend, this.settings.snapDir);
+  }
+
   async hash(): Promise<HashResponse> {
     return { header: this.header(), hash: this.current.store.hashAll() };
   }
@@ -902,7 +907,7 @@ export class Member {
     if (last !== undefined) batchTx.setConsistentIndex(last.index, last.term);
     const lastIndex = entries.length > 0 ? entries[entries.length - 1].index : this.applied.index;
     this.applied.advanceTo(lastIndex);
-    if (this.applied.index - this.snapshotIndex > this.settings.snapshotCount) await this.snapshot();
+    if (this.applied.index - this.snapshotIndex > this.settings.snapshotCount) await this.takeRaftSnapshot();
     if (this.removedFromCluster) this.onRemovedFromCluster();
   }
 
@@ -1046,7 +1051,7 @@ export class Member {
   }
 
   /** Takes a raft snapshot at the applied index and compacts the log behind it. */
-  private async snapshot(): Promise<void> {
+  private async takeRaftSnapshot(): Promise<void> {
     const index = this.applied.index;
     await this.current.backend.forceCommit();
     const storage = this.driver.storage;

@@ -12,7 +12,14 @@ import { FlagError, FlagSet, HelpRequested, type FlagSpec } from './flags.js';
 import { GLOBAL_FLAGS } from './globals.js';
 import { processOutput, type Output } from './output.js';
 
-const PROGRAM = 'cairnctl';
+/** A command-line program on this framework: cairnctl (etcdctl) or cairnutl (etcdutl). */
+export interface Program {
+  readonly name: string;
+  readonly root: CommandSpec;
+  readonly globals: readonly FlagSpec[];
+}
+
+const CAIRNCTL: Program = { name: 'cairnctl', root: ROOT, globals: GLOBAL_FLAGS };
 
 interface Resolved {
   readonly chain: CommandSpec[];
@@ -34,10 +41,10 @@ function valueTaking(flags: readonly FlagSpec[]): { long: Set<string>; short: Se
 }
 
 /** Finds the command the words of argv name (unique prefixes allowed, as etcdctl enables), skipping flags. */
-function resolve(argv: readonly string[]): Resolved {
-  const chain: CommandSpec[] = [ROOT];
+function resolve(program: Program, argv: readonly string[]): Resolved {
+  const chain: CommandSpec[] = [program.root];
   const rest: string[] = [];
-  const takesValue = valueTaking(GLOBAL_FLAGS);
+  const takesValue = valueTaking(program.globals);
   let unknown: string | undefined;
   let searching = true;
   for (let i = 0; i < argv.length; i++) {
@@ -82,10 +89,10 @@ function resolve(argv: readonly string[]): Resolved {
   return { chain, rest, unknown };
 }
 
-function usage(chain: readonly CommandSpec[]): string {
+function usage(program: Program, chain: readonly CommandSpec[]): string {
   const cmd = chain[chain.length - 1];
   const path = chain.map((c) => c.name).join(' ');
-  let text = `NAME:\n\t${path} - ${cmd.short ?? ''}\n\nUSAGE:\n\t${PROGRAM} ${chain
+  let text = `NAME:\n\t${path} - ${cmd.short ?? ''}\n\nUSAGE:\n\t${program.name} ${chain
     .slice(1)
     .map((c) => c.name)
     .join(' ')} ${cmd.usage?.split(' ').slice(1).join(' ') ?? ''}\n`;
@@ -103,12 +110,24 @@ function usage(chain: readonly CommandSpec[]): string {
 }
 
 /** Runs one cairnctl command line; resolves to the exit code. */
-export async function run(
+export function run(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
   o: Output,
   stdin: NodeJS.ReadableStream,
 ): Promise<number> {
+  return runProgram(CAIRNCTL, argv, env, o, stdin);
+}
+
+/** Runs one command line of `program`; resolves to the exit code. */
+export async function runProgram(
+  program: Program,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  o: Output,
+  stdin: NodeJS.ReadableStream,
+): Promise<number> {
+  const PROGRAM = program.name;
   const api = env['ETCDCTL_API'];
   const cleanEnv = { ...env };
   delete cleanEnv['ETCDCTL_API'];
@@ -116,14 +135,14 @@ export async function run(
     o.err(`unsupported API version ${api}\n`);
     return ExitCode.Error;
   }
-  const { chain, rest, unknown } = resolve(argv);
+  const { chain, rest, unknown } = resolve(program, argv);
   const cmd = chain[chain.length - 1];
   if (unknown !== undefined && chain.length === 1) {
     const msg = `unknown command ${JSON.stringify(unknown)} for ${JSON.stringify(PROGRAM)}`;
     o.err(`Error: ${msg}\nRun '${PROGRAM} --help' for usage.\nError: ${msg}\n`);
     return ExitCode.Error;
   }
-  const specs: FlagSpec[] = [...GLOBAL_FLAGS];
+  const specs: FlagSpec[] = [...program.globals];
   for (const c of chain) specs.push(...(c.persistentFlags ?? []));
   specs.push(...(cmd.flags ?? []));
   const flags = new FlagSet(specs);
@@ -132,18 +151,18 @@ export async function run(
     args = flags.parse(rest);
   } catch (e) {
     if (e instanceof HelpRequested) {
-      o.out(usage(chain));
+      o.out(usage(program, chain));
       return ExitCode.Success;
     }
     if (e instanceof FlagError) {
-      o.out(usage(chain));
+      o.out(usage(program, chain));
       o.err(`Error: ${e.message}\n\nError: ${e.message}\n`);
       return ExitCode.Error;
     }
     throw e;
   }
   if (cmd.run === undefined) {
-    o.out(usage(chain));
+    o.out(usage(program, chain));
     return ExitCode.Success;
   }
   const ctx = new Context({
@@ -170,10 +189,10 @@ export async function run(
   }
 }
 
-export async function main(): Promise<void> {
+export async function main(program: Program = CAIRNCTL): Promise<void> {
   // etcdctl keeps gRPC's own logging quiet (only errors reach the user, through its messages).
   setLogVerbosity(logVerbosity.NONE);
-  const code = await run(process.argv.slice(2), process.env, processOutput, process.stdin);
+  const code = await runProgram(program, process.argv.slice(2), process.env, processOutput, process.stdin);
   // Streams and channels may still hold the event loop; the command is over.
   process.exit(code);
 }

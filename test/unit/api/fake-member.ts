@@ -28,6 +28,7 @@ import {
   type StatusResponse,
 } from '../../../src/proto/etcdserverpb/rpc.js';
 import type { Health, ServerApi, ServerWatchStream } from '../../../src/server/api.js';
+import { takeBackendSnapshot } from '../../../src/server/backend-snapshot.js';
 import { ServerError } from '../../../src/server/errors.js';
 import { openState, type MemberState } from '../../../src/server/state.js';
 import { Backend } from '../../../src/storage/backend/index.js';
@@ -203,6 +204,7 @@ export function startFakeMember(t: TestContext): FakeMember {
     moveLeader: async () => {
       throw new ServerError('FailedPrecondition', 'etcdserver: bad leader transferee');
     },
+    snapshot: () => takeBackendSnapshot(backend, dir),
     health: async (): Promise<Health> => {
       if (!leader) return { health: false, reason: 'RAFT NO LEADER' };
       if (state.alarms.has(AlarmType.NOSPACE) || state.alarms.has(AlarmType.CORRUPT)) {
