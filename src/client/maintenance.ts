@@ -56,13 +56,19 @@ export class Maintenance {
     return this.transport.unary(MaintenanceService.moveLeader, { targetID }, call);
   }
 
-  /** The member's backend as a stream of chunks (`blob`), `remainingBytes` counting down. */
+  /**
+   * The member's backend as a stream of chunks (`blob`), `remainingBytes` counting down, then the
+   * SHA-256 of the whole as the last blob. Aborting `call.signal` cancels the stream.
+   */
   async snapshot(call: CallOptions = {}): Promise<AsyncIterable<SnapshotResponse>> {
     const stream = await this.transport.serverStream(MaintenanceService.snapshot, {}, call);
     const queue = new AsyncQueue<SnapshotResponse>();
     stream.on('data', (chunk: SnapshotResponse) => queue.push(chunk));
     stream.on('error', (e: unknown) => queue.end(toEtcdError(e)));
     stream.on('end', () => queue.end());
+    // Aborting cancels the call; the queue then ends with the cancellation error.
+    if (call.signal?.aborted === true) stream.cancel();
+    else call.signal?.addEventListener('abort', () => stream.cancel(), { once: true });
     return queue;
   }
 }

@@ -5,6 +5,7 @@ import { endpointCommand } from './cmd-endpoint.js';
 import { leaseCommand } from './cmd-lease.js';
 import { alarmCommand, compactionCommand, defragCommand, moveLeaderCommand } from './cmd-maintenance.js';
 import { memberCommand } from './cmd-member.js';
+import { snapshotCommand } from './cmd-snapshot.js';
 import { txnCommand } from './cmd-txn.js';
 import { versionCommand } from './cmd-version.js';
 import { watchCommand } from './cmd-watch.js';
@@ -37,7 +38,7 @@ export const ROOT: CommandSpec = {
     versionCommand,
     leaseCommand,
     memberCommand,
-    notYet('snapshot'),
+    snapshotCommand,
     notYet('make-mirror'),
     notYet('migrate'),
     notYet('lock'),

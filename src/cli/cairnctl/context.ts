@@ -68,7 +68,7 @@ export class Context {
   /** The printer for -w / --hex ("unsupported output format", exit 4, for an unknown name). */
   display(): Printer {
     if (this.printer === undefined) {
-      const isHex = this.flags.bool('hex');
+      const isHex = this.flags.has('hex') && this.flags.bool('hex');
       const format = this.flags.string('write-out');
       switch (format) {
         case 'simple':

@@ -18,7 +18,14 @@ import type { KeyValue } from '../../proto/mvccpb/kv.js';
 import { goQuote } from './go-text.js';
 import type { Output } from './output.js';
 import { alarmTypeName, eventTypeName } from './print-simple.js';
-import { Printer, type EpHashKV, type EpHealth, type EpStatus, type WatchView } from './printer.js';
+import {
+  Printer,
+  type EpHashKV,
+  type EpHealth,
+  type EpStatus,
+  type SnapshotStatus,
+  type WatchView,
+} from './printer.js';
 
 export class FieldsPrinter extends Printer {
   constructor(o: Output) {
@@ -150,6 +157,13 @@ export class FieldsPrinter extends Printer {
       this.line(`"Endpoint" : ${goQuote(ep)}`);
       this.line('');
     }
+  }
+
+  override dbStatus(s: SnapshotStatus): void {
+    this.line(`"Hash" : ${s.hash}`);
+    this.line(`"Revision" : ${s.revision}`);
+    this.line(`"Keys" : ${s.totalKey}`);
+    this.line(`"Size" : ${s.totalSize}`);
   }
 
   override endpointHashKV(list: readonly EpHashKV[]): void {

@@ -21,7 +21,14 @@ import type {
 import { goJsonString } from './go-text.js';
 import * as J from './json.js';
 import type { Output } from './output.js';
-import { Printer, type EpHashKV, type EpHealth, type EpStatus, type WatchView } from './printer.js';
+import {
+  Printer,
+  type EpHashKV,
+  type EpHealth,
+  type EpStatus,
+  type SnapshotStatus,
+  type WatchView,
+} from './printer.js';
 
 export class JsonPrinter extends Printer {
   constructor(o: Output) {
@@ -101,5 +108,10 @@ export class JsonPrinter extends Printer {
   }
   override alarm(r: AlarmResponse): void {
     this.print(J.alarmResponse(r));
+  }
+  override dbStatus(s: SnapshotStatus): void {
+    this.print(
+      `{"hash":${s.hash},"revision":${s.revision},"totalKey":${s.totalKey},"totalSize":${s.totalSize}}`,
+    );
   }
 }

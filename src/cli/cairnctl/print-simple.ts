@@ -21,8 +21,15 @@ import type {
 import { AlarmType } from '../../proto/etcdserverpb/rpc.js';
 import { Event_EventType, type KeyValue } from '../../proto/mvccpb/kv.js';
 import { hex16, hexEscaped, hexPadded } from './go-text.js';
-import { Printer, type EpHashKV, type EpHealth, type EpStatus, type WatchView } from './printer.js';
-import { hashKVRows, memberRows, statusRows, type Rows } from './rows.js';
+import {
+  Printer,
+  type EpHashKV,
+  type EpHealth,
+  type EpStatus,
+  type SnapshotStatus,
+  type WatchView,
+} from './printer.js';
+import { dbStatusRows, hashKVRows, memberRows, statusRows, type Rows } from './rows.js';
 import type { Output } from './output.js';
 
 const NL = Buffer.from('\n');
@@ -179,6 +186,9 @@ export class SimplePrinter extends Printer {
 
   override endpointHashKV(list: readonly EpHashKV[]): void {
     this.rows(hashKVRows(list));
+  }
+  override dbStatus(s: SnapshotStatus): void {
+    this.rows(dbStatusRows(s));
   }
 
   override moveLeader(leader: bigint, target: bigint, _r: MoveLeaderResponse): void {

@@ -2,8 +2,8 @@
 
 import type { MemberListResponse } from '../../proto/etcdserverpb/rpc.js';
 import type { Output } from './output.js';
-import { Printer, type EpHashKV, type EpHealth, type EpStatus } from './printer.js';
-import { hashKVRows, healthRows, memberRows, statusRows, type Rows } from './rows.js';
+import { Printer, type EpHashKV, type EpHealth, type EpStatus, type SnapshotStatus } from './printer.js';
+import { dbStatusRows, hashKVRows, healthRows, memberRows, statusRows, type Rows } from './rows.js';
 import { renderTable } from './table.js';
 
 export class TablePrinter extends Printer {
@@ -26,5 +26,8 @@ export class TablePrinter extends Printer {
   }
   override endpointHashKV(list: readonly EpHashKV[]): void {
     this.table(hashKVRows(list));
+  }
+  override dbStatus(s: SnapshotStatus): void {
+    this.table(dbStatusRows(s));
   }
 }

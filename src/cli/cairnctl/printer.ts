@@ -21,7 +21,10 @@ import type {
   StatusResponse,
   TxnResponse,
 } from '../../proto/etcdserverpb/rpc.js';
+import type { SnapshotStatus } from '../../server/snapshot-file.js';
 import { ExitCode, fail } from './exit.js';
+
+export type { SnapshotStatus };
 import type { WatchView } from './json.js';
 import type { Output } from './output.js';
 
@@ -114,6 +117,9 @@ export class Printer {
     this.unsupported();
   }
   alarm(_r: AlarmResponse): void {
+    this.unsupported();
+  }
+  dbStatus(_s: SnapshotStatus): void {
     this.unsupported();
   }
 }

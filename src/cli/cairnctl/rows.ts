@@ -2,7 +2,7 @@
 
 import type { MemberListResponse } from '../../proto/etcdserverpb/rpc.js';
 import { hex, humanizeBytes } from './go-text.js';
-import type { EpHashKV, EpHealth, EpStatus } from './printer.js';
+import type { EpHashKV, EpHealth, EpStatus, SnapshotStatus } from './printer.js';
 
 export type Rows = { headers: string[]; rows: string[][] };
 
@@ -53,6 +53,13 @@ export function statusRows(list: readonly EpStatus[]): Rows {
       String(resp.raftAppliedIndex),
       resp.errors.join(', '),
     ]),
+  };
+}
+
+export function dbStatusRows(s: SnapshotStatus): Rows {
+  return {
+    headers: ['hash', 'revision', 'total keys', 'total size'],
+    rows: [[s.hash.toString(16), String(s.revision), String(s.totalKey), humanizeBytes(BigInt(s.totalSize))]],
   };
 }
 
