@@ -21,13 +21,18 @@ import {
   memberKey,
   type Member as ClusterMember,
 } from '../membership/index.js';
-import type { BboltReader } from '../storage/bbolt/index.js';
 import { BUCKETS, Backend, encodeRevisionKey, type Bucket } from '../storage/backend/index.js';
 import { saveSnap } from '../storage/snap/index.js';
 import { fsyncDir } from '../storage/snap/atomic-file.js';
 import { Wal } from '../storage/wal/index.js';
 import { dataDirLayout } from './bootstrap.js';
-import { RestoreError, latestRevision, openSnapshotFile, verifySnapshotHash } from './snapshot-file.js';
+import {
+  RestoreError,
+  latestRevision,
+  openSnapshotSource,
+  verifySnapshotHash,
+  type SnapshotSource,
+} from './snapshot-file.js';
 
 export { RestoreError };
 
@@ -70,7 +75,7 @@ const bucketName = (name: Uint8Array): string => Buffer.from(name).toString('lat
 
 /** Copies the snapshot's buckets into a new backend, with the new membership and raft position. */
 async function buildBackend(
-  reader: BboltReader,
+  reader: SnapshotSource,
   path: string,
   members: readonly ClusterMember[],
   compactTo: number | undefined,
@@ -132,7 +137,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     throw new RestoreError(`wal-dir ${JSON.stringify(o.walDir)} exists`);
   }
   const length = verifySnapshotHash(o.snapshotPath, o.skipHashCheck);
-  const reader = openSnapshotFile(o.snapshotPath, length);
+  const reader = await openSnapshotSource(o.snapshotPath, length);
 
   const stagedData = stagingName(dataDir);
   const stagedWal = walDir === undefined ? undefined : stagingName(walDir);
@@ -188,6 +193,6 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     }
     throw e;
   } finally {
-    reader.close();
+    await reader.close();
   }
 }

@@ -1,13 +1,25 @@
 // Snapshot files (etcd's `snapshot save` format): a bbolt database followed by the SHA-256 of its
-// content. Checking the digest, opening the database safely, and `snapshot status`.
+// content. Checking the digest, opening the database safely (a Cairn member's raw db too), and
+// `snapshot status`.
 
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { crc32c } from '@node-rs/crc32';
 
-import { BboltError, BboltReader } from '../storage/bbolt/index.js';
-import { decodeRevisionKey } from '../storage/backend/index.js';
+import { BboltError, BboltReader, type BboltEntry } from '../storage/bbolt/index.js';
+import { BUCKETS, Backend, decodeRevisionKey, type Bucket } from '../storage/backend/index.js';
 
 /** etcd's test for a trailing SHA-256: bbolt files are whole pages, so 32 extra bytes stand out. */
 const HASH_BYTES = 32;
@@ -60,14 +72,51 @@ export function verifySnapshotHash(path: string, skipHashCheck: boolean): number
   }
 }
 
+/** The buckets of a snapshot file, whichever format it has. */
+export interface SnapshotSource {
+  /** `bbolt`: etcd's format (a saved snapshot or etcd's own db); `cairn`: a Cairn member's raw db. */
+  readonly format: 'bbolt' | 'cairn';
+  /** Bucket names in byte order. */
+  bucketNames(): Uint8Array[];
+  /** A bucket's entries in key order. */
+  entries(bucket: Uint8Array): Iterable<BboltEntry>;
+  /** The database's size in bytes (for bbolt, pages in use times page size, as etcd reports). */
+  size(): number;
+  close(): Promise<void>;
+}
+
+const BBOLT_MAGIC = 0xed0cdaed;
+const LMDB_MAGIC = 0xbeefc0de;
+
+/** The file's format by its first meta page (bbolt's magic at 16, LMDB's at 16 or 24). */
+function formatOf(path: string): 'bbolt' | 'cairn' | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(32);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (n < 32) return undefined;
+    if (head.readUInt32LE(16) === BBOLT_MAGIC) return 'bbolt';
+    if (head.readUInt32LE(16) === LMDB_MAGIC || head.readUInt32LE(24) === LMDB_MAGIC) return 'cairn';
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * Opens the bbolt image and runs its consistency check first, so that a damaged file is refused with
- * a clear error instead of failing half way (etcd's tools panic on some).
+ * Opens a snapshot file of `length` bytes (the digest excluded). A bbolt file gets its consistency
+ * check first, so a damaged file is refused with a clear error instead of failing half way (etcd's
+ * tools panic on some). A Cairn member's raw db (LMDB) is read from a private copy, because opening
+ * LMDB writes to the file it opens, and the file given must stay as it is.
  */
-export function openSnapshotFile(path: string, length?: number): BboltReader {
+export async function openSnapshotSource(path: string, length: number): Promise<SnapshotSource> {
+  const format = formatOf(path);
+  if (format === 'cairn') return openCairnDb(path);
+  if (format === undefined)
+    throw new RestoreError(`snapshot ${path} is not a valid database: unknown file format`);
   let reader: BboltReader;
   try {
-    reader = BboltReader.open(path, length === undefined ? {} : { length });
+    reader = BboltReader.open(path, { length });
   } catch (e) {
     if (e instanceof BboltError)
       throw new RestoreError(`snapshot ${path} is not a valid database: ${e.message}`);
@@ -77,9 +126,11 @@ export function openSnapshotFile(path: string, length?: number): BboltReader {
   try {
     problems = reader.check();
   } catch (e) {
-    reader.close();
-    if (e instanceof BboltError) problems = [e.message];
-    else throw e;
+    if (!(e instanceof BboltError)) {
+      reader.close();
+      throw e;
+    }
+    problems = [e.message];
   }
   if (problems.length > 0) {
     reader.close();
@@ -88,14 +139,63 @@ export function openSnapshotFile(path: string, length?: number): BboltReader {
       `snapshot file integrity check failed. ${problems.length} errors found.\n${shown}`,
     );
   }
-  return reader;
+  return {
+    format: 'bbolt',
+    bucketNames: () => reader.bucketNames(),
+    entries: (bucket) => reader.entries(bucket),
+    size: () => reader.size(),
+    close: async () => reader.close(),
+  };
+}
+
+function openCairnDb(path: string): SnapshotSource {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-snapshot-'));
+  let backend: Backend;
+  try {
+    copyFileSync(path, join(dir, 'db'));
+    backend = Backend.open(join(dir, 'db'), { logger: { warn: () => {} } });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new RestoreError(
+      `snapshot ${path} is not a valid database: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const names = [...BUCKETS].sort((a, b) =>
+    Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')),
+  );
+  const size = statSync(path).size;
+  return {
+    format: 'cairn',
+    bucketNames: () => names.map((n) => new Uint8Array(Buffer.from(n, 'latin1'))),
+    entries: (bucket) => backendEntries(backend, Buffer.from(bucket).toString('latin1') as Bucket),
+    size: () => size,
+    close: async () => {
+      await backend.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const READ_CHUNK = 1024;
+
+function* backendEntries(backend: Backend, bucket: Bucket): Iterable<BboltEntry> {
+  if (!(BUCKETS as readonly string[]).includes(bucket)) throw new RestoreError(`no bucket named ${bucket}`);
+  let start = new Uint8Array(0);
+  for (;;) {
+    const chunk = backend.range(bucket, start, undefined, { limit: READ_CHUNK });
+    yield* chunk;
+    if (chunk.length < READ_CHUNK) return;
+    const last = chunk[chunk.length - 1].key;
+    start = new Uint8Array(last.byteLength + 1);
+    start.set(last);
+  }
 }
 
 /** The main revision of the last entry in the `key` bucket (0 for an empty or missing bucket). */
-export function latestRevision(reader: BboltReader): number {
-  if (!reader.bucketNames().some((n) => Buffer.compare(n, KEY_BUCKET) === 0)) return 0;
+export function latestRevision(source: SnapshotSource): number {
+  if (!source.bucketNames().some((n) => Buffer.compare(n, KEY_BUCKET) === 0)) return 0;
   let last: Uint8Array | undefined;
-  for (const { key } of reader.entries(KEY_BUCKET)) last = key;
+  for (const { key } of source.entries(KEY_BUCKET)) last = key;
   return last === undefined ? 0 : decodeRevisionKey(last).main;
 }
 
@@ -110,10 +210,13 @@ export interface SnapshotStatus {
   readonly totalSize: number;
 }
 
-export function snapshotStatus(path: string): SnapshotStatus {
+export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
   // A digest, when there is one, is not part of the database (status does not verify it, as etcd's).
   const size = statSync(path).size;
-  const reader = openSnapshotFile(path, size % HAS_HASH_MODULO === HASH_BYTES ? size - HASH_BYTES : size);
+  const reader = await openSnapshotSource(
+    path,
+    size % HAS_HASH_MODULO === HASH_BYTES ? size - HASH_BYTES : size,
+  );
   try {
     let hash = 0;
     let totalKey = 0;
@@ -129,6 +232,6 @@ export function snapshotStatus(path: string): SnapshotStatus {
     }
     return { hash, revision, totalKey, totalSize: reader.size() };
   } finally {
-    reader.close();
+    await reader.close();
   }
 }

@@ -210,3 +210,78 @@ async function waitHealthy(etcd: RealEtcd, timeoutMs: number): Promise<void> {
   }
   throw new Error(`real-etcd: not healthy after ${timeoutMs} ms (last: ${last})\n${etcd.log()}`);
 }
+
+/**
+ * Spawns etcd on an existing data dir (e.g. one made by `etcdctl snapshot restore`), which is left in
+ * place; the process is stopped by pid after the test.
+ */
+export async function startEtcdOn(
+  t: { after: (fn: () => Promise<void>) => void },
+  dataDir: string,
+  peerPort: number,
+  name = 'default',
+): Promise<{ clientUrl: string; stop: () => Promise<void>; log: () => string }> {
+  const clientPort = await freePort();
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ETCD_')) env[k] = v;
+  const child = spawn(
+    findEtcd(),
+    [
+      `--name=${name}`,
+      `--data-dir=${dataDir}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=${name}=${peerUrl}`,
+      '--logger=zap',
+      '--log-outputs=stderr',
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  const append = (chunk: Buffer): void => {
+    log = (log + chunk.toString('utf8')).slice(-64 * 1024);
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+    child.once('error', (e) => {
+      exited = true;
+      log += `\n[spawn failed: ${e.message}]`;
+      resolve();
+    });
+  });
+  const stop = async (): Promise<void> => {
+    if (!exited && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGTERM');
+      const timer = setTimeout(() => {
+        if (!exited && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      }, 5000);
+      await exit;
+      clearTimeout(timer);
+    }
+  };
+  t.after(stop);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) throw new Error(`etcd exited while starting:\n${log}`);
+    try {
+      const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`etcd not healthy after 20 s:\n${log}`);
+    // Poll interval; the deadline above bounds the wait.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { clientUrl, stop, log: () => log };
+}

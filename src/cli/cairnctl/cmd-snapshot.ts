@@ -155,7 +155,7 @@ export const snapshotStatusCommand: CommandSpec = {
     const printer = ctx.display();
     let status;
     try {
-      status = snapshotStatus(ctx.args[0]);
+      status = await snapshotStatus(ctx.args[0]);
     } catch (e) {
       fail(ExitCode.Error, fileError(e));
     }

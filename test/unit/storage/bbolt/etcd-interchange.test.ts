@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { BboltReader, writeBbolt, type BboltEntry } from '../../../../src/storag
 import { BRANCH_PAGE } from '../../../../src/storage/bbolt/format.js';
 import { KeyValue } from '../../../../src/proto/mvccpb/kv.js';
 import { EtcdGateway } from '../../../support/etcd-gateway.js';
-import { freePort, startRealEtcd } from '../../../support/real-etcd.js';
+import { freePort, startEtcdOn, startRealEtcd } from '../../../support/real-etcd.js';
 import {
   ETCD_BUCKETS,
   assertSameEntries,
@@ -29,7 +29,6 @@ import {
 
 const run = promisify(execFile);
 const ETCDCTL = process.env['ETCDCTL_BIN'] ?? '/usr/bin/etcdctl';
-const ETCD = process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
 
 /** etcdctl's environment: API v3, and no ETCDCTL_* settings of the caller. */
 function etcdctlEnv(): NodeJS.ProcessEnv {
@@ -195,77 +194,6 @@ function etcdKeyspace(): Array<{ name: Uint8Array; entries: BboltEntry[] }> {
     bucket('members_removed', []),
     bucket('meta', [{ key: bytes('consistent_index'), value: u64be(KEYS + 10) }]),
   ];
-}
-
-/** Spawns etcd on an existing data dir; killed by pid after the test. */
-async function startEtcdOn(
-  t: { after: (fn: () => Promise<void>) => void },
-  dataDir: string,
-  peerPort: number,
-): Promise<{ clientUrl: string; stop: () => Promise<void>; log: () => string }> {
-  const clientPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ETCD_')) env[k] = v;
-  const child = spawn(
-    ETCD,
-    [
-      '--name=default',
-      `--data-dir=${dataDir}`,
-      `--listen-client-urls=${clientUrl}`,
-      `--advertise-client-urls=${clientUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=default=${peerUrl}`,
-      '--logger=zap',
-      '--log-outputs=stderr',
-    ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  const append = (chunk: Buffer): void => {
-    log = (log + chunk.toString('utf8')).slice(-64 * 1024);
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-    child.once('error', (e) => {
-      exited = true;
-      log += `\n[spawn failed: ${e.message}]`;
-      resolve();
-    });
-  });
-  const stop = async (): Promise<void> => {
-    if (!exited && child.pid !== undefined) {
-      process.kill(child.pid, 'SIGTERM');
-      const timer = setTimeout(() => {
-        if (!exited && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      }, 5000);
-      await exit;
-      clearTimeout(timer);
-    }
-  };
-  t.after(stop);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (exited) throw new Error(`etcd exited while starting:\n${log}`);
-    try {
-      const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') break;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) throw new Error(`etcd not healthy after 20 s:\n${log}`);
-    // Poll interval; the deadline above bounds the wait.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { clientUrl, stop, log: () => log };
 }
 
 test('etcdctl snapshot status/restore accept a file from writeBbolt, and etcd serves its keys', async (t) => {
