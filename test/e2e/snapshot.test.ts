@@ -311,3 +311,44 @@ test('interchange with etcd: its snapshot restored into Cairn, and Cairn snapsho
   assert.equal(await revisionAt(backEp), 303);
   await back.stop();
 });
+
+test('restore --bump-revision with --mark-compacted moves the revision forward and compacts the old history', async (t) => {
+  const dir = tempDir(t);
+  const one = await cairnCluster(t, ['b1']);
+  await started(one);
+  await fill(one.endpoints(), 20);
+  const snap = join(dir, 'snap.db');
+  await ok(CAIRNCTL_BIN, ['--endpoints', one.endpoints(), 'snapshot', 'save', snap]);
+  await one.kill(one.members[0]);
+
+  const alone = await run(CAIRNUTL_BIN, [
+    'snapshot',
+    'restore',
+    snap,
+    '--data-dir',
+    join(dir, 'x'),
+    '--bump-revision',
+    '5',
+  ]);
+  assert.equal(
+    alone.stderr.trim().split('\n').pop(),
+    'Error: --mark-compacted required if --bump-revision > 0',
+  );
+  assert.equal(existsSync(join(dir, 'x')), false);
+
+  const next = await cairnCluster(t, ['b1']);
+  const m = next.members[0];
+  await ok(CAIRNUTL_BIN, [
+    ...restoreArgs(snap, next, 'b1', next.token),
+    '--bump-revision',
+    '1000',
+    '--mark-compacted',
+  ]);
+  await started(next);
+  const ep = endpointOf(m);
+  assert.equal(await revisionAt(ep), 1021);
+  assert.equal((await localKeys(ep)).length, 20);
+  assert.match(await etcdctl(ep, 'put', 'after', '1', '-w', 'json'), /"revision":1022/);
+  const old = await etcdctlError(ep, '5s', 'get', 'key-3', '--rev', '10');
+  assert.match(old, /required revision has been compacted/);
+});
