@@ -34,8 +34,8 @@ export interface CairnCluster {
   initialCluster(): string;
   start(m: CairnMember, extra?: readonly string[]): void;
   kill(m: CairnMember, signal?: NodeJS.Signals): Promise<number | null>;
-  /** A new member description (not started) for member add. */
-  newMember(name: string): Promise<CairnMember>;
+  /** A new member description (not started) for member add; `dirName` names its data dir (default: name). */
+  newMember(name: string, dirName?: string): Promise<CairnMember>;
   endpoints(): string;
 }
 
@@ -46,7 +46,7 @@ export async function cairnCluster(
 ): Promise<CairnCluster> {
   const root = mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
   const members: CairnMember[] = [];
-  const describe = async (name: string): Promise<CairnMember> => {
+  const describe = async (name: string, dirName = name): Promise<CairnMember> => {
     const client = await freePort();
     let peer = await freePort();
     while (peer === client) peer = await freePort();
@@ -54,7 +54,7 @@ export async function cairnCluster(
       name,
       clientUrl: `http://127.0.0.1:${client}`,
       peerUrl: `http://127.0.0.1:${peer}`,
-      dataDir: join(root, `${name}.etcd`),
+      dataDir: join(root, `${dirName}.etcd`),
       process: undefined,
       log: '',
       exited: Promise.resolve(null),
@@ -114,8 +114,8 @@ export async function cairnCluster(
       process.kill(child.pid, signal);
       return m.exited;
     },
-    newMember: async (name) => {
-      const m = await describe(name);
+    newMember: async (name, dirName) => {
+      const m = await describe(name, dirName);
       members.push(m);
       return m;
     },
