@@ -21,6 +21,7 @@ import {
   type DropReason,
   type Entry,
   type HardState,
+  type LogLoss,
   type Message,
   type MsgApp,
   type MsgHeartbeat,
@@ -61,6 +62,8 @@ export class Raft {
   /** Outputs waiting for the next Ready. */
   msgs: Message[] = [];
   readStates: ReadState[] = [];
+  /** Set when a heartbeat shows this member lost entries it had acknowledged (see LogLoss). */
+  logLoss: LogLoss | undefined = undefined;
 
   private readonly readOnly = new ReadOnly();
   /** Read requests that arrived before this leader committed an entry of its own term. */
@@ -851,6 +854,14 @@ export class Raft {
   }
 
   private handleHeartbeat(m: MsgHeartbeat): void {
+    // A heartbeat's commit never exceeds what this member acknowledged to this leader in this term,
+    // and acknowledged entries are durable: a log ending before it has lost them (etcd panics here).
+    if (m.commit > this.log.lastIndex() && this.logLoss === undefined) {
+      this.logLoss = { leader: m.from, acknowledged: m.commit, lastIndex: this.log.lastIndex() };
+      this.logger.warn(
+        `${this.id.toString(16)} lost acknowledged log entries: leader ${m.from.toString(16)} commits to ${m.commit}, the log ends at ${this.log.lastIndex()}`,
+      );
+    }
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
     this.send({ type: 'MsgHeartbeatResp', from: this.id, to: m.from, term: this.term, context: m.context });
   }

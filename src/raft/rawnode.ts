@@ -126,7 +126,7 @@ export class RawNode {
     if (!softStateEqual(r.softState(), this.prevSoftState)) return true;
     if (!hardStateEqual(r.hardState(), this.prevHardState)) return true;
     if (r.log.unstableSnapshot() !== undefined) return true;
-    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.msgs.length > 0 || r.readStates.length > 0 || r.logLoss !== undefined) return true;
     if (r.log.unstableEntries().length > 0) return true;
     return r.log.hasNextCommittedEntries();
   }
@@ -143,6 +143,7 @@ export class RawNode {
     const committedEntries = r.log.nextCommittedEntries();
     const hardChanged = !hardStateEqual(hardState, this.prevHardState);
     const rd: Ready = {
+      ...(r.logLoss === undefined ? {} : { logLoss: r.logLoss }),
       softState: softStateEqual(softState, this.prevSoftState) ? undefined : softState,
       hardState: hardChanged ? hardState : undefined,
       readStates: r.readStates,

@@ -190,7 +190,22 @@ export type MessageType = Message['type'];
  * 4. serve `readStates` once the applied index reaches each one's index;
  * 5. call advance().
  */
+/**
+ * Evidence that this member lost log entries it had acknowledged: the leader, which counts only
+ * entries a member reported durable, tells it to commit past the end of its log. Its data dir was
+ * replaced by an older copy (or its disk lost synced writes): its votes and acknowledgements can no
+ * longer be trusted, so it must stop taking part (the server refuses to run on).
+ */
+export interface LogLoss {
+  readonly leader: NodeId;
+  /** The index the leader knows this member acknowledged (the heartbeat's commit). */
+  readonly acknowledged: number;
+  readonly lastIndex: number;
+}
+
 export interface Ready {
+  /** Set once this member has lost acknowledged entries (see LogLoss); handle it before anything else. */
+  readonly logLoss?: LogLoss;
   readonly softState: SoftState | undefined;
   readonly hardState: HardState | undefined;
   readonly readStates: readonly ReadState[];

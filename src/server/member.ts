@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, renameSync } from 'node:fs';
 import { open as openFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import type { Registry } from 'prom-client';
 
@@ -19,6 +19,7 @@ import type {
   ConfChange,
   ConfState,
   Entry,
+  LogLoss,
   Message,
   MsgSnap,
   ReadState,
@@ -156,6 +157,8 @@ export interface MemberSettings {
   readonly logger: Logger;
   /** This member was removed from the cluster: the process should stop (etcd exits 0). */
   readonly onRemoved?: () => void;
+  /** Called when the member must stop because of a failure (exit code 1); default: stop the member. */
+  readonly onFatal?: () => void;
 }
 
 /** What the member needs from the peer side (the transport), kept abstract for a single member. */
@@ -185,6 +188,7 @@ export class Member {
   private leaderId = 0n;
   private snapshotIndex: number;
   private confState: ConfState;
+  private readonly notDialled: ReadonlySet<bigint>;
   private stopped = false;
   private removedFromCluster = false;
   private removalScheduled = false;
@@ -200,7 +204,13 @@ export class Member {
     private readonly reopenState: (replaced: MemberState) => MemberState,
     private readonly driver: RaftDriver,
     private readonly peers: PeerPort,
-    init: { applied: number; snapshotIndex: number; confState: ConfState },
+    init: {
+      applied: number;
+      snapshotIndex: number;
+      confState: ConfState;
+      /** Members not to dial at start (those --force-new-cluster is removing). */
+      notDialled?: ReadonlySet<bigint>;
+    },
     private readonly telemetry: ServerMetrics,
   ) {
     this.metrics = telemetry.registry;
@@ -208,6 +218,7 @@ export class Member {
     this.applied = new AppliedIndex(init.applied);
     this.snapshotIndex = init.snapshotIndex;
     this.confState = init.confState;
+    this.notDialled = init.notDialled ?? new Set();
     this.reads = new ReadIndexBatcher(
       {
         requestReadIndex: (context) => {
@@ -284,14 +295,33 @@ export class Member {
     readStates: (states: readonly ReadState[]): void => this.reads.onReadStates(states),
     fatal: (e: unknown): void => {
       this.settings.logger.error(`raft loop failed: ${e instanceof Error ? e.message : String(e)}`);
-      process.exitCode = 1;
-      void this.stop();
+      this.failed();
+    },
+    logLoss: (loss: LogLoss): void => {
+      const id = this.settings.memberId.toString(16);
+      const dataDir = dirname(dirname(this.settings.snapDir));
+      this.settings.logger.error(
+        `member ${id} has lost log entries it had acknowledged: leader ${loss.leader.toString(16)} ` +
+          `counts on entries up to index ${loss.acknowledged}, but this data dir ends at ${loss.lastIndex}. ` +
+          `The data dir is an out-of-date copy (or the disk lost synced writes), so this member must not ` +
+          `rejoin with it. Refusing to run. To recover: \`cairnctl member remove ${id}\`, delete ${dataDir}, ` +
+          `\`cairnctl member add <name> --peer-urls=<urls>\`, and start the member empty with ` +
+          `--initial-cluster-state existing.`,
+      );
+      this.failed();
     },
   };
 
+  /** The member cannot go on: the process stops with a failure code. */
+  private failed(): void {
+    process.exitCode = 1;
+    if (this.settings.onFatal !== undefined) this.settings.onFatal();
+    else void this.stop();
+  }
+
   start(): void {
     for (const m of this.current.cluster.members()) {
-      if (m.id !== this.settings.memberId) this.peers.addPeer(m.id, m.peerUrls);
+      if (m.id !== this.settings.memberId && !this.notDialled.has(m.id)) this.peers.addPeer(m.id, m.peerUrls);
     }
     this.driver.start(this.raftHooks);
     this.leaseTimer = setInterval(() => this.leaseLoop(), LEASE_LOOP_MS);
@@ -899,7 +929,15 @@ export class Member {
     const consistent = this.current.backend.consistentIndex().index;
     let last: Entry | undefined;
     for (const e of entries) {
-      if (e.index <= consistent) continue; // already in the backend (a replay after a restart)
+      if (e.index <= consistent) {
+        // Already in the backend. This happens after installing a leader's snapshot: its database is
+        // newer than the raft snapshot sent with it, so the membership already holds the conf changes
+        // in between, while raft's configuration (the raft snapshot's) still needs them, as a restart
+        // replays them (RawNode's `applied`).
+        if (e.type === 'confChange')
+          this.confState = this.driver.node.applyConfChange(decodeConfChange(e.data));
+        continue;
+      }
       if (e.type === 'confChange') this.applyConfChange(e);
       else if (e.data.byteLength > 0) this.applyRequest(e);
       last = e;
@@ -1044,6 +1082,12 @@ export class Member {
     renameSync(db, this.settings.backendPath);
     await fsyncDir(this.settings.snapDir);
     this.current = this.reopenState(old);
+    // The database may list members this member has not heard of yet, or no longer list some.
+    const self = this.settings.memberId;
+    for (const m of this.current.cluster.members()) if (m.id !== self) this.peers.addPeer(m.id, m.peerUrls);
+    for (const m of old.cluster.members()) {
+      if (m.id !== self && this.current.cluster.member(m.id) === undefined) this.peers.removePeer(m.id);
+    }
     this.confState = snapshot.metadata.confState;
     this.snapshotIndex = index;
     this.applied.advanceTo(index);

@@ -5,7 +5,7 @@
 
 import { RawNode } from '../raft/rawnode.js';
 import type { MemoryStorage } from '../raft/storage.js';
-import type { Entry, Message, ReadState, Snapshot, SoftState, StateRole } from '../raft/types.js';
+import type { Entry, LogLoss, Message, ReadState, Snapshot, SoftState, StateRole } from '../raft/types.js';
 import { saveSnap } from '../storage/snap/index.js';
 import type { Wal } from '../storage/wal/index.js';
 
@@ -17,6 +17,8 @@ export interface RaftHooks {
   readStates(states: readonly ReadState[]): void;
   /** The loop failed (a WAL write failed): the member must stop, as etcd does. */
   fatal(error: unknown): void;
+  /** This member lost entries it had acknowledged; the loop has stopped for good. */
+  logLoss(loss: LogLoss): void;
 }
 
 export class RaftDriver {
@@ -101,6 +103,12 @@ export class RaftDriver {
         continue;
       }
       const rd = node.ready();
+      if (rd.logLoss !== undefined) {
+        // Nothing of this Ready may be persisted or sent: the member must not take part any more.
+        this.stopped = true;
+        hooks.logLoss(rd.logLoss);
+        return;
+      }
       if (rd.softState !== undefined) {
         this.role = rd.softState.role;
         hooks.softState(rd.softState);

@@ -3,58 +3,23 @@
 // cluster, corrupted and hash-less files, and interchange with real etcd in both directions.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 
 import { Client } from '../../src/client/index.js';
 import { computeClusterId, computeMemberId, formatId } from '../../src/membership/index.js';
 import { CAIRNCTL_BIN, cairnCluster, type CairnCluster } from '../support/cairn-cluster.js';
 import { endpointOf, etcdctl, etcdctlError, ETCDCTL, leaderOf, started } from '../support/etcdctl.js';
 import { freePort, startEtcdOn, startRealEtcd } from '../support/real-etcd.js';
+import { CAIRNUTL_BIN, runTool, tempDir, type ToolRun } from '../support/tools.js';
 
-const CAIRNUTL_BIN = CAIRNCTL_BIN.replace(/cairnctl$/, 'cairnutl');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(bin: string, args: readonly string[], cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      bin,
-      [...args],
-      { cwd, env: { PATH: process.env.PATH, ETCDCTL_API: '3' }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const run = runTool;
 
 async function ok(bin: string, args: readonly string[], cwd?: string): Promise<string> {
   const r = await run(bin, args, cwd);
   assert.equal(r.code, 0, `${bin} ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
   return r.stdout;
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-snapshot-e2e-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** Writes key-<i> = value-<i> for i in [0, count) through the client library, 32 at a time. */
@@ -114,7 +79,7 @@ function restoreArgs(file: string, c: CairnCluster, name: string, token: string)
 }
 
 test('seed procedure: save a snapshot, lose quorum, restore three new data dirs, and serve every key', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'cairn-snapshot-e2e-');
   const old = await cairnCluster(t, ['m1', 'm2', 'm3'], 'etcd-cluster-1');
   await started(old);
   await fill(old.endpoints(), 1000);
@@ -175,13 +140,13 @@ test('seed procedure: save a snapshot, lose quorum, restore three new data dirs,
 });
 
 test('a corrupted snapshot is refused and leaves no data dir; a raw db needs --skip-hash-check', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'cairn-snapshot-e2e-');
   const one = await cairnCluster(t, ['s1']);
   await started(one);
   await fill(one.endpoints(), 200);
   const snap = join(dir, 'snap.db');
   await ok(CAIRNCTL_BIN, ['--endpoints', one.endpoints(), 'snapshot', 'save', snap]);
-  const restore = (file: string, dataDir: string, ...extra: string[]): Promise<Run> =>
+  const restore = (file: string, dataDir: string, ...extra: string[]): Promise<ToolRun> =>
     run(CAIRNUTL_BIN, ['snapshot', 'restore', file, '--data-dir', dataDir, ...extra]);
 
   // One flipped byte in the content: the digest no longer matches; nothing is left behind.
@@ -245,7 +210,7 @@ test('a corrupted snapshot is refused and leaves no data dir; a raw db needs --s
 });
 
 test('interchange with etcd: its snapshot restored into Cairn, and Cairn snapshots read and restored by etcd', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'cairn-snapshot-e2e-');
 
   // etcd's snapshot -> cairnutl restore -> a Cairn member serving the same keys at the same revision.
   const etcd = await startRealEtcd(t);
@@ -313,7 +278,7 @@ test('interchange with etcd: its snapshot restored into Cairn, and Cairn snapsho
 });
 
 test('restore --bump-revision with --mark-compacted moves the revision forward and compacts the old history', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'cairn-snapshot-e2e-');
   const one = await cairnCluster(t, ['b1']);
   await started(one);
   await fill(one.endpoints(), 20);

@@ -621,6 +621,13 @@ class Simulation {
       }
     }
 
+    // The simulation never loses synced writes, so no member may ever see itself as having lost any.
+    if (rd.logLoss !== undefined) {
+      this.inv.fail(
+        `member ${id} reports lost acknowledged entries: ${JSON.stringify(rd.logLoss, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
+      );
+    }
+
     // (1) Persist.
     const prevHs = m.storage.initialState().hardState;
     if (rd.snapshot !== undefined) {

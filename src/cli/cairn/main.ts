@@ -69,7 +69,12 @@ async function main(): Promise<void> {
   let identity = { memberId: 0n, clusterId: 0n };
   let peers: readonly BootstrapPeer[] | undefined;
   let knownPeers: BootstrapCluster['members'] = [];
-  if (!hasMemberData(layout)) {
+  const restarting = hasMemberData(layout);
+  if (!restarting && config.forceNewCluster) {
+    // As etcd: the flag only concerns a data dir that already holds a member.
+    logger.info('--force-new-cluster ignored: the data dir holds no member yet');
+  }
+  if (!restarting) {
     // Every check that can refuse happens before the data dir is created.
     const options = {
       name: config.name,
@@ -146,7 +151,12 @@ async function main(): Promise<void> {
     randomSeed: randomInt(2 ** 31),
     logger,
     onRemoved: () => void stop(0),
+    onFatal: () => void stop(1),
     metrics,
+    forceNewCluster:
+      restarting && config.forceNewCluster
+        ? { advertisePeerUrls: config.initialAdvertisePeerUrls }
+        : undefined,
   });
   running.member = m;
   const transport = new Transport({

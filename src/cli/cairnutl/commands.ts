@@ -1,6 +1,9 @@
 // cairnutl's command tree, as etcdutl 3.5 lays it out.
 
 import { offlineSnapshotCommand } from '../cairnctl/cmd-snapshot.js';
+import { backupCommand } from './cmd-backup.js';
+import { offlineDefragCommand } from './cmd-defrag.js';
+import { inspectCommand } from './cmd-inspect.js';
 import { versionCommand } from '../cairnctl/cmd-version.js';
 import type { CommandSpec } from '../cairnctl/command.js';
 import type { FlagSpec } from '../cairnctl/flags.js';
@@ -18,5 +21,5 @@ export const CAIRNUTL_GLOBALS: readonly FlagSpec[] = [
 export const CAIRNUTL_ROOT: CommandSpec = {
   name: 'cairnutl',
   short: 'An administrative command line tool for Cairn data files (etcdutl compatible).',
-  children: [offlineSnapshotCommand, versionCommand],
+  children: [backupCommand, offlineDefragCommand, inspectCommand, offlineSnapshotCommand, versionCommand],
 };

@@ -142,6 +142,12 @@ export function scanSegments(
   dir: string,
   segments: readonly SegmentName[],
   at: WalSnapshot,
+  /**
+   * false: entries are decoded (so damage is found) but not assembled into a log, as etcd's
+   * ValidSnapshotEntries reads them; a WAL may then begin after index 1 (after a purge, or a WAL
+   * written from a snapshot on) without being opened at that snapshot. `entries` stays empty.
+   */
+  assembleEntries = true,
 ): ScanResult {
   let crc = 0;
   let metadataBytes: Uint8Array | undefined;
@@ -182,7 +188,7 @@ export function scanSegments(
                 cause: err,
               });
             }
-            if (e.index > at.index) {
+            if (assembleEntries && e.index > at.index) {
               const up = e.index - at.index - 1;
               if (up > entries.length) {
                 throw new WalCorruptError(

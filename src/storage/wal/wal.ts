@@ -469,7 +469,7 @@ export class Wal {
     dir = trimDir(dir);
     const all = listSegments(fs, dir);
     if (all.length === 0) throw new WalNotFoundError(`no WAL segments in ${dir}`);
-    const scan = scanSegments(fs, dir, all, { index: 0, term: 0 });
+    const scan = scanSegments(fs, dir, all, { index: 0, term: 0 }, false);
     return scan.snapshots.filter((s) => s.index <= scan.hardState.commit);
   }
 

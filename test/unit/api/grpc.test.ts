@@ -2,6 +2,7 @@
 // member's errors, the hasleader metadata, the health service, the receive limit, the streams and
 // shutting the port down under open streams.
 
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { test, type TestContext as NodeTestContext } from 'node:test';
 
@@ -21,6 +22,7 @@ import {
   WatchService,
   type LeaseKeepAliveRequest,
   type LeaseKeepAliveResponse,
+  type SnapshotResponse,
   type WatchRequest,
   type WatchResponse,
 } from '../../../src/proto/etcdserverpb/rpc.js';
@@ -157,17 +159,35 @@ test('auth is off: status, refusals, and what is not implemented', async (t) => 
     failed(await unary(client, MaintenanceService.downgrade, { action: 0, version: '3.4.0' })).code,
     Status.UNIMPLEMENTED,
   );
-  const snap = await new Promise<number>((resolve) => {
+});
+
+test('Maintenance.Snapshot streams the backend in 32 KiB messages, then its sha256', async (t) => {
+  const { client } = await setup(t);
+  const messages = await new Promise<SnapshotResponse[]>((resolve, reject) => {
+    const got: SnapshotResponse[] = [];
     const call = client.makeServerStreamRequest(
       MaintenanceService.snapshot.path,
       MaintenanceService.snapshot.requestSerialize,
       MaintenanceService.snapshot.responseDeserialize,
       {},
     );
-    call.on('data', () => {});
-    call.on('error', (e: ServiceError) => resolve(e.code));
+    call.on('data', (r: SnapshotResponse) => got.push(r));
+    call.on('error', reject);
+    call.on('end', () => resolve(got));
   });
-  assert.equal(snap, Status.UNIMPLEMENTED);
+  assert.ok(messages.length >= 2);
+  const data = messages.slice(0, -1);
+  const image = Buffer.concat(data.map((m) => m.blob));
+  assert.equal(image.length % 4096, 0, 'whole bbolt pages');
+  for (const m of data) assert.ok(m.blob.length <= 32 * 1024);
+  let left = image.length;
+  for (const m of data) {
+    left -= m.blob.length;
+    assert.equal(m.remainingBytes, BigInt(left));
+  }
+  const last = messages[messages.length - 1];
+  assert.equal(last.remainingBytes, 0n);
+  assert.deepEqual(Buffer.from(last.blob), createHash('sha256').update(image).digest());
 });
 
 test('hasleader metadata: refused without a leader, as etcd does; served otherwise', async (t) => {

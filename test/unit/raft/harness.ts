@@ -17,6 +17,7 @@ import {
   type ConfChangeType,
   type ConfState,
   type Entry,
+  type LogLoss,
   type Message,
   type MessageType,
   type NodeId,
@@ -80,6 +81,8 @@ export class Member {
   readonly commitBatches: number[] = [];
   /** Snapshots installed from a Ready. */
   readonly snapshots: Snapshot[] = [];
+  /** Set when a Ready reported lost acknowledged entries: the member then takes no further part. */
+  logLoss: LogLoss | undefined;
 
   constructor(
     readonly id: NodeId,
@@ -136,6 +139,16 @@ export class Network {
     const member = new Member(id, node, old.storage);
     member.commands = old.commands;
     member.appliedIndex = old.appliedIndex;
+    this.members.set(id, member);
+    return member;
+  }
+
+  /**
+   * Restart `id` over other storage (an out-of-date copy of its data dir): a new RawNode that applies
+   * the committed entries of that storage from the start.
+   */
+  restartWith(id: NodeId, storage: MemoryStorage): Member {
+    const member = new Member(id, new RawNode(this.config(id, storage, 0)), storage);
     this.members.set(id, member);
     return member;
   }
@@ -263,16 +276,22 @@ export class Network {
     for (let steps = 0; ; steps++) {
       if (steps > 100_000) throw new Error('the network did not settle');
       for (const m of this.members.values()) {
-        while (m.node.hasReady()) this.handleReady(m);
+        while (m.logLoss === undefined && m.node.hasReady()) this.handleReady(m);
       }
       const msg = this.queue.shift();
       if (msg === undefined) return;
-      this.members.get(msg.to)?.node.step(msg);
+      const to = this.members.get(msg.to);
+      if (to?.logLoss === undefined) to?.node.step(msg);
     }
   }
 
   private handleReady(m: Member): void {
     const rd = m.node.ready();
+    // 0. A member that lost acknowledged entries stops: nothing of this Ready is persisted or sent.
+    if (rd.logLoss !== undefined) {
+      m.logLoss = rd.logLoss;
+      return;
+    }
     // 1. Persist.
     if (!isEmptySnapshot(rd.snapshot)) m.storage.applySnapshot(rd.snapshot!);
     m.storage.append(rd.entries);

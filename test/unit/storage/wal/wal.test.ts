@@ -363,6 +363,28 @@ describe('WAL segments', () => {
     assert.throws(() => Wal.validSnapshots('/data/member/none', { fs: m }), WalNotFoundError);
   });
 
+  test('validSnapshots reads a WAL whose entries begin after a snapshot (as a backup writes one)', async () => {
+    const m = memFs();
+    const wal = await Wal.create(DIR, METADATA, { fs: m });
+    // Entries 21.. only: the log before them is in the snapshot at 20.
+    await wal.save(
+      hs(2, 0n, 25),
+      Array.from({ length: 5 }, (_, k) => entry(21 + k, 2, 40)),
+    );
+    await wal.saveSnapshot({ index: 20, term: 2 });
+    await wal.close();
+    assert.deepEqual(Wal.validSnapshots(DIR, { fs: m }), [
+      { index: 0, term: 0 },
+      { index: 20, term: 2 },
+    ]);
+    const at20 = await Wal.open(DIR, { index: 20, term: 2 }, { fs: m });
+    assert.deepEqual(
+      at20.readAll().entries.map((e) => e.index),
+      [21, 22, 23, 24, 25],
+    );
+    await at20.close();
+  });
+
   test('purge deletes the oldest segments the WAL no longer holds, keeping at least maxWals', async () => {
     const m = memFs();
     const segmentBytes = 2048;
