@@ -88,6 +88,7 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import { AppliedIndex } from './applied-index.js';
 import { AutoCompactor, type CompactionPolicy } from './compactor.js';
+import { CorruptionMonitor, type PeerHashSource } from './corrupt-check.js';
 import { takeBackendSnapshot, type BackendSnapshot } from './backend-snapshot.js';
 import type { CallContext, Health, ServerWatchStream } from './api.js';
 import type { ApplyOutcome } from './apply.js';
@@ -152,6 +153,10 @@ export interface MemberSettings {
   readonly maxWals?: number;
   /** How often the purge runs (etcd: every 30 s; tests go faster). */
   readonly purgeIntervalMs?: number;
+  /** --experimental-corrupt-check-time in ms: the leader's periodic corruption check (0/absent: off). */
+  readonly corruptCheckTimeMs?: number;
+  /** Asks a peer URL for its keyspace hash (the peer port's HashKV call); the periodic check needs it. */
+  readonly fetchPeerHashKV?: PeerHashSource['fetch'];
   /** This member's advertised client URLs, published to the cluster once it runs. */
   readonly clientUrls: readonly string[];
   readonly logger: Logger;
@@ -185,6 +190,7 @@ export class Member {
   private leaseTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private compactor: AutoCompactor | undefined;
+  private corruption: CorruptionMonitor | undefined;
   private leaderId = 0n;
   private snapshotIndex: number;
   private confState: ConfState;
@@ -341,6 +347,22 @@ export class Member {
         logger: this.settings.logger,
       });
     }
+    const { corruptCheckTimeMs = 0, fetchPeerHashKV } = this.settings;
+    if (corruptCheckTimeMs > 0 && fetchPeerHashKV !== undefined) {
+      this.corruption = CorruptionMonitor.start({
+        memberId: this.settings.memberId,
+        peers: () => this.current.cluster.members(),
+        fetch: fetchPeerHashKV,
+        timeoutMs: this.requestTimeoutMs,
+        logger: this.settings.logger,
+        intervalMs: corruptCheckTimeMs,
+        isLeader: () => this.driver.isLeader,
+        localHash: () => this.current.store.hashByRev(0),
+        confirmApplied: () => this.linearizableRead(),
+        raiseAlarm: (memberID) =>
+          this.alarm({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID, alarm: AlarmType.CORRUPT }),
+      });
+    }
     this.publish();
   }
 
@@ -390,6 +412,7 @@ export class Member {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
     this.compactor?.stop();
+    this.corruption?.stop();
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
     await this.driver.stop();
     this.waits.failAll(errStopped());

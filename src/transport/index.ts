@@ -5,3 +5,10 @@ export { Transport, type TransportOptions, type TransportStats } from './transpo
 export type { PeerStats, LinkState } from './peer-link.js';
 export { DEFAULT_LIMITS, type TransportLimits } from './limits.js';
 export { silentLogger, type PeerTlsOptions, type TransportLogger } from './types.js';
+export {
+  PATH_HASHKV,
+  fetchPeerHashKV,
+  type HashKVProvider,
+  type PeerHashKV,
+  type PeerHashKVResult,
+} from './hashkv.js';

@@ -1,4 +1,5 @@
-// The receiving side of the peer port: raft message streams, snapshot uploads, /members and /version.
+// The receiving side of the peer port: raft message streams, snapshot uploads, /members, /version and
+// GET /members/hashkv (etcd's corruption checks, see hashkv.ts).
 //
 // Admission of a raft stream or snapshot, in order (the first failing check answers):
 //   protocol version equal to ours                    else 412 "protocol version mismatch"
@@ -18,6 +19,7 @@ import http2 from 'node:http2';
 import { decodeMessage } from '../raft/codec.js';
 import type { Message, MsgSnap } from '../raft/types.js';
 import { FrameDecoder, decodeBatch } from './framing.js';
+import { PATH_HASHKV, answerHashKV, type HashKVAnswer, type HashKVProvider } from './hashkv.js';
 import { listenPeer, type PeerListener } from './http2-endpoints.js';
 import {
   HEADER_CLUSTER_ID,
@@ -86,6 +88,8 @@ export interface PeerServerOptions {
    * the leader): the request body in, the response body out; a rejection answers 500 with its text.
    */
   readonly calls?: Readonly<Record<string, (body: Uint8Array) => Promise<Uint8Array>>>;
+  /** Answers GET /members/hashkv (etcd's corruption checks); absent: 404. */
+  readonly hashKV?: HashKVProvider;
   /**
    * Bytes of a raft frame received from `from` (etcd_network_peer_received_bytes_total). Called once
    * per frame, synchronously: keep it cheap. A throw is logged and ignored.
@@ -193,6 +197,13 @@ export class PeerServer {
         stream.end(body);
         return;
       }
+      case PATH_HASHKV:
+        void this.serveHashKV(method, stream, (a) => {
+          if (stream.destroyed || stream.headersSent) return;
+          stream.respond({ ':status': a.status, ...a.headers, ...this.clusterHeader() });
+          stream.end(a.body);
+        });
+        return;
       default: {
         const call = path === undefined ? undefined : this.options.calls?.[path];
         if (call === undefined || method !== 'POST') return this.reply(stream, STATUS_NOT_FOUND, 'not found');
@@ -214,6 +225,12 @@ export class PeerServer {
       }
       const { status, body } = this.info(path);
       res.writeHead(status, { 'content-type': 'application/json', ...this.clusterHeader() }).end(body);
+      return;
+    }
+    if (path === PATH_HASHKV) {
+      void this.serveHashKV(req.method, req, (a) =>
+        res.writeHead(a.status, { ...a.headers, ...this.clusterHeader() }).end(a.body),
+      );
       return;
     }
     const call = path === undefined ? undefined : this.options.calls?.[path];
@@ -239,18 +256,29 @@ export class PeerServer {
     respond: (status: number, body: Uint8Array | string) => void,
   ): Promise<void> {
     try {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of input) {
-        const b = chunk as Buffer;
-        size += b.byteLength;
-        if (size > MAX_CALL_BYTES) throw new Error('request too large');
-        chunks.push(b);
-      }
-      respond(STATUS_OK, await call(Buffer.concat(chunks)));
+      respond(STATUS_OK, await call(await readBody(input)));
     } catch (e) {
       respond(STATUS_INTERNAL_ERROR, errorText(e));
     }
+  }
+
+  private async serveHashKV(
+    method: string | undefined,
+    input: AsyncIterable<unknown>,
+    respond: (answer: HashKVAnswer) => void,
+  ): Promise<void> {
+    let body: Uint8Array;
+    try {
+      body = await readBody(input);
+    } catch (e) {
+      respond({ status: STATUS_BAD_REQUEST, headers: {}, body: `error reading body: ${errorText(e)}\n` });
+      return;
+    }
+    const answer = await answerHashKV(method, body, this.options.hashKV);
+    if (answer.status === STATUS_BAD_REQUEST) {
+      this.logger.warn('failed to get hashKV', { error: answer.body.trim() });
+    }
+    respond(answer);
   }
 
   private info(path: string): { status: number; body: string } {
@@ -446,6 +474,19 @@ export class PeerServer {
     // A callback that resolved without reading the whole body: the answer is sent; discard the rest.
     void discard(chunks);
   }
+}
+
+/** The whole body of a small request (at most MAX_CALL_BYTES). */
+async function readBody(input: AsyncIterable<unknown>): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const b = chunk as Buffer;
+    size += b.byteLength;
+    if (size > MAX_CALL_BYTES) throw new Error('request too large');
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Reads the length-prefixed MsgSnap at the start of an upload; undefined if the stream ends first. */

@@ -21,8 +21,9 @@ import type { BootstrapPeer } from '../../raft/types.js';
 import { dataDirLayout, hasMemberData, openMember } from '../../server/bootstrap.js';
 import type { Logger, Member } from '../../server/member.js';
 import { CLUSTER_VERSION, SERVER_VERSION } from '../../server/member.js';
+import { initialCorruptCheck } from '../../server/corrupt-check.js';
 import { ServerMetrics } from '../../server/metrics.js';
-import { PeerServer, Transport } from '../../transport/index.js';
+import { PeerServer, Transport, fetchPeerHashKV } from '../../transport/index.js';
 import { fetchExistingCluster } from './join.js';
 
 function fail(message: string, code = 1): never {
@@ -41,6 +42,7 @@ type Fields = Readonly<Record<string, unknown>>;
 interface SharedLogger extends Logger {
   info(message: string, fields?: Fields): void;
   warn(message: string, fields?: Fields): void;
+  error(message: string, fields?: Fields): void;
 }
 
 function adapt(log: Pino): SharedLogger {
@@ -49,7 +51,8 @@ function adapt(log: Pino): SharedLogger {
       fields === undefined ? log.info(message) : log.info(fields, message),
     warn: (message: string, fields?: Fields) =>
       fields === undefined ? log.warn(message) : log.warn(fields, message),
-    error: (message: string) => log.error(message),
+    error: (message: string, fields?: Fields) =>
+      fields === undefined ? log.error(message) : log.error(fields, message),
   };
 }
 
@@ -148,6 +151,8 @@ async function main(): Promise<void> {
     maxSnapshots: config.maxSnapshots,
     maxWals: config.maxWals,
     clientUrls: config.advertiseClientUrls,
+    corruptCheckTimeMs: config.experimentalCorruptCheckTimeMs,
+    fetchPeerHashKV,
     randomSeed: randomInt(2 ** 31),
     logger,
     onRemoved: () => void stop(0),
@@ -194,8 +199,32 @@ async function main(): Promise<void> {
     membersJson: () => encodeMembersResponse(m.state.cluster.members()),
     versionJson: () => JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     calls: m.peerCalls(),
+    hashKV: async (revision) => {
+      const r = await m.hashKV({ revision: BigInt(revision) });
+      const header = Number(r.header?.revision ?? 0n);
+      return { revision: header, compactRevision: Number(r.compactRevision), hash: r.hash };
+    },
     onReceived: metrics.peerReceived,
   });
+  // etcd's initial corruption check: a restarted member compares its keyspace with its peers' before it
+  // serves clients (etcd does it before serving peers too; here the peer port already answers, so
+  // members restarted together can check each other).
+  if (restarting && config.experimentalInitialCorruptCheck) {
+    const consistent = await initialCorruptCheck(
+      {
+        memberId: m.memberId,
+        peers: () => m.state.cluster.members(),
+        fetch: fetchPeerHashKV,
+        timeoutMs: 5000 + 2 * config.electionTimeoutMs,
+        logger,
+      },
+      m.state.store.hashByRev(0),
+    );
+    if (!consistent) {
+      await stop(1);
+      return;
+    }
+  }
   running.clientPort = await startClientPort({
     api: m,
     listenUrls: config.listenClientUrls,
