@@ -11,6 +11,7 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 
 import type { ServerApi } from '../server/api.js';
 import { createGrpcServer, maxReceiveBytes } from './grpc-server.js';
@@ -18,7 +19,7 @@ import { H2_PREFACE, settleH2Connection } from './h2-authority.js';
 import { LeaderMonitor } from './leader-monitor.js';
 import { createHttpServer } from './http-server.js';
 import type { ClientPortLogger } from './logger.js';
-import { grpcCredentials, INSECURE, schemesFor, type ClientPortSecurity } from './security.js';
+import { chooseAlpn, grpcCredentials, INSECURE, schemesFor, type ClientPortSecurity } from './security.js';
 
 export interface ClientPortOptions {
   readonly api: ServerApi;
@@ -98,7 +99,40 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   const addresses: ClientPortAddress[] = [];
   try {
     for (const t of targets) {
-      const server = createNetServer({ noDelay: true }, route);
+      let server: NetServer;
+      if (t.secure) {
+        if (security.kind !== 'tls')
+          throw new Error(`client port: ${t.url} is https but no TLS key/cert was given`);
+        const clientCertAuth = security.clientCertAuth;
+        const tlsServer = createTlsServer(
+          {
+            key: security.key,
+            cert: security.cert,
+            ca: security.ca,
+            requestCert: clientCertAuth,
+            rejectUnauthorized: clientCertAuth,
+            minVersion: 'TLSv1.2',
+            handshakeTimeout: firstBytesTimeoutMs,
+            ALPNCallback: ({ protocols }) => chooseAlpn(protocols),
+          },
+          (socket: TLSSocket) => route(socket),
+        );
+        tlsServer.on('connection', (raw: Socket) => {
+          raw.setNoDelay(true);
+          sockets.add(raw);
+          raw.once('close', () => sockets.delete(raw));
+          raw.on('error', () => {});
+        });
+        tlsServer.on('tlsClientError', (e: Error, socket: TLSSocket) => {
+          logger.warn('client port: rejected connection', {
+            remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`,
+            error: (e as Error & { reason?: string }).reason ?? e.message,
+          });
+        });
+        server = tlsServer;
+      } else {
+        server = createNetServer({ noDelay: true }, route);
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(t.port, t.host, () => {
@@ -109,7 +143,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       listeners.push(server);
       const a = server.address() as AddressInfo;
       addresses.push({ url: t.url, host: t.host, port: a.port });
-      logger.info('serving client traffic insecurely', { address: `${t.host}:${a.port}` });
+      if (t.secure) logger.info('serving client traffic securely', { address: `${t.host}:${a.port}` });
+      else logger.info('serving client traffic insecurely', { address: `${t.host}:${a.port}` });
     }
   } catch (e) {
     for (const s of listeners) s.close();
@@ -164,6 +199,7 @@ function sniff(socket: Socket, timeoutMs: number, decide: (isH2: boolean, seen: 
 
 interface ListenTarget {
   readonly url: string;
+  readonly secure: boolean;
   readonly host: string;
   readonly port: number;
 }
@@ -183,5 +219,5 @@ function parseListenUrl(url: string, schemes: readonly string[]): ListenTarget {
   if (u.port === '') throw new Error(`client port: listen URL ${url} has no port`);
   // URL keeps the brackets of an IPv6 literal; listen() wants the bare address.
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  return { url, host, port: Number(u.port) };
+  return { url, host, port: Number(u.port), secure: u.protocol === 'https:' };
 }

@@ -1,18 +1,36 @@
-// The one place that decides how the client port's connections are secured. Only cleartext exists
-// today; TLS (https:// listen URLs, --cert-file/--key-file/--client-cert-auth) will add a variant
-// here: terminate TLS on the accepted socket, then route by ALPN instead of by sniffing the preface.
+// The one place that decides how the client port's connections are secured: cleartext, or TLS
+// (https:// listen URLs with --cert-file/--key-file, optionally --trusted-ca-file + --client-cert-auth).
+// A TLS listener terminates TLS on the accepted socket; the decrypted stream is then routed exactly like
+// a cleartext one (HTTP/2 preface to gRPC, anything else to HTTP/1.1), so one port serves both, as
+// etcd's does.
 
 import { ServerCredentials } from '@grpc/grpc-js';
 
-export type ClientPortSecurity = { readonly kind: 'insecure' };
+/** PEM material already read and checked by the caller (see src/cli/cairn/tls.ts). */
+export interface ClientPortTls {
+  readonly kind: 'tls';
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  /** CA bundle that signs acceptable client certificates. */
+  readonly ca?: Buffer;
+  /** Ask every client for a certificate and refuse the handshake unless `ca` signed it. */
+  readonly clientCertAuth: boolean;
+}
+
+export type ClientPortSecurity = { readonly kind: 'insecure' } | ClientPortTls;
 
 export const INSECURE: ClientPortSecurity = { kind: 'insecure' };
 
-/** The listen URL schemes a security setting serves. */
+/**
+ * The listen URL schemes a security setting serves. With TLS material, `http://` listeners still
+ * serve cleartext (etcd does the same and warns).
+ */
 export function schemesFor(security: ClientPortSecurity): readonly string[] {
   switch (security.kind) {
     case 'insecure':
       return ['http:'];
+    case 'tls':
+      return ['http:', 'https:'];
   }
 }
 
@@ -21,8 +39,17 @@ export function schemesFor(security: ClientPortSecurity): readonly string[] {
  * client port, so they are insecure at the gRPC layer whatever the port's setting.
  */
 export function grpcCredentials(security: ClientPortSecurity): ServerCredentials {
-  switch (security.kind) {
-    case 'insecure':
-      return ServerCredentials.createInsecure();
-  }
+  void security;
+  return ServerCredentials.createInsecure();
+}
+
+/**
+ * ALPN choice on a TLS listener: gRPC clients (grpc-go, grpc-js) offer only `h2`; curl and browsers
+ * offer `http/1.1` too and get HTTP/1.1, so /health, /version, /metrics and the JSON gateway (served
+ * by the HTTP/1.1 server) answer them. A client offering no ALPN at all is routed by its first bytes.
+ */
+export function chooseAlpn(offered: readonly string[]): string | undefined {
+  if (offered.includes('http/1.1')) return 'http/1.1';
+  if (offered.includes('h2')) return 'h2';
+  return undefined;
 }

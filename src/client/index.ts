@@ -19,5 +19,5 @@ export {
 } from './kv.js';
 export { KeepAlive, Lease } from './lease.js';
 export { AlarmType, Maintenance } from './maintenance.js';
-export type { AttemptFailure, CallOptions, TransportOptions } from './transport.js';
+export type { AttemptFailure, CallOptions, ClientTlsOptions, TransportOptions } from './transport.js';
 export { Watch, WatchFilter, WatchStream, type OpenWatchOptions, type WatchOptions } from './watch.js';

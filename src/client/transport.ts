@@ -2,6 +2,7 @@
 // endpoint when one cannot serve (as clientv3's balancer and retry interceptor do), and stream opening.
 
 import {
+  type ChannelCredentials,
   Client as GrpcClient,
   connectivityState,
   credentials,
@@ -36,8 +37,24 @@ export interface AttemptFailure {
   readonly error: EtcdError;
 }
 
+/** TLS for the connections (etcdctl's --cacert, --cert, --key, --insecure-skip-tls-verify); PEM bytes. */
+export interface ClientTlsOptions {
+  /** CA bundle for the servers' certificates (absent: Node's default roots). */
+  readonly ca?: Buffer;
+  /** Client certificate and key, for servers that want one (--client-cert-auth). */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** Accept any server certificate (encrypted, not authenticated). */
+  readonly insecureSkipVerify?: boolean;
+}
+
 export interface TransportOptions {
   readonly endpoints: readonly string[];
+  /**
+   * TLS settings. Endpoints written `https://` always use TLS, `http://` never; a bare `host:port` uses
+   * TLS when this is given (as clientv3 does with a TLS config).
+   */
+  readonly tls?: ClientTlsOptions;
   /** How long to wait for one endpoint's connection before trying the next (default 2000). */
   readonly dialTimeoutMs?: number;
   /** gRPC keepalive ping interval (at least 5000, etcd's minimum) / timeout (defaults 2000 / 6000, etcdctl's). */
@@ -80,9 +97,6 @@ export class Transport {
   constructor(options: TransportOptions) {
     if (options.endpoints.length === 0) throw new Error('no endpoints given');
     this.endpoints = options.endpoints.map(parseEndpoint);
-    for (const ep of this.endpoints) {
-      if (ep.secure) throw new Error(`TLS endpoints are not supported yet: ${ep.raw}`);
-    }
     this.dialTimeoutMs = options.dialTimeoutMs ?? 2000;
     this.options = options;
   }
@@ -96,7 +110,7 @@ export class Transport {
   private channel(ep: Endpoint): GrpcClient {
     let ch = this.channels.get(ep.address);
     if (ch === undefined) {
-      ch = new GrpcClient(ep.address, credentials.createInsecure(), {
+      ch = new GrpcClient(ep.address, this.credentialsFor(ep), {
         // etcd's servers refuse pings more frequent than every 5 s (--grpc-keepalive-min-time) with
         // GOAWAY "too_many_pings", which kills open watches: never ping more often than that.
         'grpc.keepalive_time_ms': Math.max(this.options.keepaliveTimeMs ?? 2000, MIN_KEEPALIVE_MS),
@@ -111,6 +125,17 @@ export class Transport {
       this.channels.set(ep.address, ch);
     }
     return ch;
+  }
+
+  private credentialsFor(ep: Endpoint): ChannelCredentials {
+    const tls = this.options.tls;
+    const secure = ep.scheme === 'https' || (ep.scheme === undefined && tls !== undefined);
+    if (!secure) return credentials.createInsecure();
+    const verify =
+      tls?.insecureSkipVerify === true
+        ? { rejectUnauthorized: false, checkServerIdentity: () => undefined }
+        : {};
+    return credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null, verify);
   }
 
   private deadlineOf(options: CallOptions): number {

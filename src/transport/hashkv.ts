@@ -8,8 +8,9 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import type tls from 'node:tls';
 
-import { errorText } from './types.js';
+import { errorText, type PeerTlsOptions } from './types.js';
 
 export const PATH_HASHKV = '/members/hashkv';
 
@@ -123,6 +124,7 @@ export async function fetchPeerHashKV(
   url: string,
   revision: number,
   timeoutMs: number,
+  tlsOptions?: PeerTlsOptions,
 ): Promise<PeerHashKVResult> {
   let target: URL;
   try {
@@ -139,6 +141,13 @@ export async function fetchPeerHashKV(
         method: 'GET',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: timeoutMs,
+        ...(tlsOptions === undefined
+          ? {}
+          : {
+              key: tlsOptions.key,
+              cert: tlsOptions.cert,
+              ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+            }),
       },
       (res) => {
         const chunks: Buffer[] = [];

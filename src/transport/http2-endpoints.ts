@@ -1,5 +1,5 @@
-// The only place where peer-port servers and client sessions are created. Cleartext HTTP/2 (h2c) today;
-// passing PeerTlsOptions switches both sides to TLS without touching the rest of the transport.
+// The only place where peer-port servers and client sessions are created. Cleartext HTTP/2 (h2c), or
+// TLS when PeerTlsOptions are given (https:// peer URLs), without touching the rest of the transport.
 //
 // The cleartext listener sniffs the first bytes of each connection: the HTTP/2 connection preface goes
 // to the HTTP/2 server, anything else to a small HTTP/1.1 server, so `curl http://host:2380/members`
@@ -32,6 +32,8 @@ export interface PeerListenerHandlers {
   onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
   /** An HTTP/1.1 request on the cleartext port (only GETs are useful there). */
   onHttp1(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** A TLS handshake failed (e.g. a certificate from an unknown CA); for the log. */
+  onTlsError?(error: Error, remote: string): void;
 }
 
 export interface PeerListener {
@@ -93,20 +95,33 @@ export async function listenPeer(
       sniff(socket, h2, h1);
     });
   } else {
-    // HTTP/1.1 over TLS would need ALPN routing outside the HTTP/2 server's compat layer; the peer
-    // port speaks only HTTP/2 under TLS.
-    const secure = http2.createSecureServer({
-      key: tlsOptions.key,
-      cert: tlsOptions.cert,
-      ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
-      requestCert: tlsOptions.clientCertAuth === true,
-      rejectUnauthorized: tlsOptions.clientCertAuth === true,
-      settings: SERVER_SETTINGS,
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
-    });
+    // TLS: ALPN decides. `h2` (members) goes to the HTTP/2 server, anything else (curl, the
+    // /members and /members/hashkv requests made over HTTPS) to the HTTP/1.1 server.
+    const h2 = http2.createServer({ settings: SERVER_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB });
+    h2.on('session', configureServerSession);
+    h2.on('stream', handlers.onStream);
+    const h1 = http.createServer(handlers.onHttp1);
+    const secure = tls.createServer(
+      {
+        key: tlsOptions.key,
+        cert: tlsOptions.cert,
+        ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+        requestCert: tlsOptions.clientCertAuth === true,
+        rejectUnauthorized: tlsOptions.clientCertAuth === true,
+        minVersion: 'TLSv1.2',
+        ALPNProtocols: ['h2', 'http/1.1'],
+        handshakeTimeout: SNIFF_TIMEOUT_MS,
+      },
+      (socket) => {
+        socket.on('error', () => {});
+        if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+        else h1.emit('connection', socket);
+      },
+    );
     secure.on('connection', track);
-    secure.on('session', configureServerSession);
-    secure.on('stream', handlers.onStream);
+    secure.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => {
+      handlers.onTlsError?.(e, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`);
+    });
     server = secure;
   }
   server.on('error', () => {}); // listen errors reject below; later ones (EMFILE) are per connection

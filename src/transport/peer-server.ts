@@ -127,6 +127,11 @@ export class PeerServer {
       onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) =>
         server.route(stream, headers),
       onHttp1: (req: http.IncomingMessage, res: http.ServerResponse) => server.routeHttp1(req, res),
+      onTlsError: (e: Error, remote: string) =>
+        server.logger.warn('peer port: rejected connection', {
+          remote,
+          error: (e as Error & { reason?: string }).reason ?? e.message,
+        }),
     };
     try {
       for (const u of options.listenUrls) {

@@ -39,11 +39,22 @@ export interface CairnCluster {
   endpoints(): string;
 }
 
+export interface CairnClusterOptions {
+  /** Scheme of the client / peer URLs (default http; https needs TLS flags, see `flags`). */
+  readonly clientScheme?: 'http' | 'https';
+  readonly peerScheme?: 'http' | 'https';
+  /** Extra flags for every start of a member (e.g. --cert-file ...), before start()'s own extras. */
+  readonly flags?: (m: CairnMember) => readonly string[];
+}
+
 export async function cairnCluster(
   t: TestContext,
   names: readonly string[],
   token = 'e2e-token',
+  options: CairnClusterOptions = {},
 ): Promise<CairnCluster> {
+  const clientScheme = options.clientScheme ?? 'http';
+  const peerScheme = options.peerScheme ?? 'http';
   const root = mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
   const members: CairnMember[] = [];
   const describe = async (name: string, dirName = name): Promise<CairnMember> => {
@@ -52,8 +63,8 @@ export async function cairnCluster(
     while (peer === client) peer = await freePort();
     return {
       name,
-      clientUrl: `http://127.0.0.1:${client}`,
-      peerUrl: `http://127.0.0.1:${peer}`,
+      clientUrl: `${clientScheme}://127.0.0.1:${client}`,
+      peerUrl: `${peerScheme}://127.0.0.1:${peer}`,
       dataDir: join(root, `${dirName}.etcd`),
       process: undefined,
       log: '',
@@ -68,7 +79,7 @@ export async function cairnCluster(
     endpoints: () =>
       members
         .filter((m) => m.process !== undefined)
-        .map((m) => m.clientUrl.replace('http://', ''))
+        .map((m) => m.clientUrl.replace(/^https?:\/\//, ''))
         .join(','),
     start(m, extra = []) {
       const args = [
@@ -89,6 +100,7 @@ export async function cairnCluster(
         cluster.initialCluster(),
         '--initial-cluster-token',
         token,
+        ...(options.flags?.(m) ?? []),
         ...extra,
       ];
       const child = spawn(process.execPath, args, {

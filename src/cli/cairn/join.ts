@@ -1,15 +1,20 @@
 // Joining an existing cluster (--initial-cluster-state existing): ask the other members' peer URLs
 // for the member list and the cluster ID, as etcd's GetClusterFromRemotePeers does.
 
-import { get } from 'node:http';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import type tls from 'node:tls';
+
+import type { PeerTlsOptions } from '../../transport/index.js';
 
 import { decodeMembersResponse, parseId, type ExistingCluster } from '../../membership/index.js';
 
 const ATTEMPT_TIMEOUT_MS = 2000;
 
-function fetchMembers(url: string): Promise<ExistingCluster> {
+function fetchMembers(url: string, tlsOptions: PeerTlsOptions | undefined): Promise<ExistingCluster> {
   return new Promise((resolve, reject) => {
-    const req = get(new URL('/members', url), { timeout: ATTEMPT_TIMEOUT_MS }, (res) => {
+    const target = new URL('/members', url);
+    const onResponse = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -23,7 +28,20 @@ function fetchMembers(url: string): Promise<ExistingCluster> {
         }
       });
       res.on('error', reject);
-    });
+    };
+    const req =
+      target.protocol === 'https:'
+        ? httpsGet(
+            target,
+            {
+              timeout: ATTEMPT_TIMEOUT_MS,
+              key: tlsOptions?.key,
+              cert: tlsOptions?.cert,
+              ca: tlsOptions?.ca as tls.SecureContextOptions['ca'],
+            },
+            onResponse,
+          )
+        : httpGet(target, { timeout: ATTEMPT_TIMEOUT_MS }, onResponse);
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
@@ -32,10 +50,11 @@ function fetchMembers(url: string): Promise<ExistingCluster> {
 export async function fetchExistingCluster(
   peerUrls: readonly string[],
   logger: { warn(message: string): void },
+  tlsOptions?: PeerTlsOptions,
 ): Promise<ExistingCluster> {
   for (const url of peerUrls) {
     try {
-      return await fetchMembers(url);
+      return await fetchMembers(url, tlsOptions);
     } catch (e) {
       logger.warn(
         `could not get cluster response from ${url}: ${e instanceof Error ? e.message : String(e)}`,

@@ -25,6 +25,7 @@ import { initialCorruptCheck } from '../../server/corrupt-check.js';
 import { ServerMetrics } from '../../server/metrics.js';
 import { PeerServer, Transport, fetchPeerHashKV } from '../../transport/index.js';
 import { fetchExistingCluster } from './join.js';
+import { TlsSetupError, clientPortSecurity, peerTlsOptions } from './tls.js';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -68,6 +69,19 @@ async function main(): Promise<void> {
   const logger = adapt(log);
   for (const w of parsed.warnings) logger.warn(w);
 
+  // Key and certificate files are read and checked before the data dir is touched.
+  let clientSecurity: ReturnType<typeof clientPortSecurity>;
+  let peerTls: ReturnType<typeof peerTlsOptions>;
+  try {
+    clientSecurity = clientPortSecurity(config.clientTls, config.listenClientUrls);
+    peerTls = peerTlsOptions(config.peerTls, [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls]);
+  } catch (e) {
+    if (e instanceof TlsSetupError) fail(`cairn: ${e.message}`);
+    throw e;
+  }
+  const fetchHashKV: typeof fetchPeerHashKV = (url, revision, timeoutMs) =>
+    fetchPeerHashKV(url, revision, timeoutMs, peerTls);
+
   const layout = dataDirLayout(config.dataDir, config.walDir);
   let identity = { memberId: 0n, clusterId: 0n };
   let peers: readonly BootstrapPeer[] | undefined;
@@ -91,7 +105,7 @@ async function main(): Promise<void> {
         cluster = bootstrapNewCluster(options);
         peers = bootstrapPeers(cluster.members);
       } else {
-        const existing = await fetchExistingCluster(remotePeerUrls(options), logger);
+        const existing = await fetchExistingCluster(remotePeerUrls(options), logger, peerTls);
         cluster = joinExistingCluster(options, existing);
       }
     } catch (e) {
@@ -152,7 +166,7 @@ async function main(): Promise<void> {
     maxWals: config.maxWals,
     clientUrls: config.advertiseClientUrls,
     corruptCheckTimeMs: config.experimentalCorruptCheckTimeMs,
-    fetchPeerHashKV,
+    fetchPeerHashKV: fetchHashKV,
     randomSeed: randomInt(2 ** 31),
     logger,
     onRemoved: () => void stop(0),
@@ -168,6 +182,7 @@ async function main(): Promise<void> {
     clusterId: m.clusterId,
     memberId: m.memberId,
     advertiseUrls: config.initialAdvertisePeerUrls,
+    tls: peerTls,
     logger,
     reportUnreachable: (id) => m.reportUnreachable(id),
     reportSnapshot: (id, status) => m.reportSnapshot(id, status),
@@ -191,6 +206,7 @@ async function main(): Promise<void> {
     clusterId: m.clusterId,
     memberId: m.memberId,
     listenUrls: config.listenPeerUrls,
+    tls: peerTls,
     logger,
     isRemoved: (id) => m.state.cluster.isRemoved(id),
     isKnownPeer: (id) => m.state.cluster.member(id) !== undefined,
@@ -214,7 +230,7 @@ async function main(): Promise<void> {
       {
         memberId: m.memberId,
         peers: () => m.state.cluster.members(),
-        fetch: fetchPeerHashKV,
+        fetch: fetchHashKV,
         timeoutMs: 5000 + 2 * config.electionTimeoutMs,
         logger,
       },
@@ -228,6 +244,7 @@ async function main(): Promise<void> {
   running.clientPort = await startClientPort({
     api: m,
     listenUrls: config.listenClientUrls,
+    security: clientSecurity,
     maxRequestBytes: config.maxRequestBytes,
     electionTimeoutMs: config.electionTimeoutMs,
     logger,

@@ -1,11 +1,13 @@
 // What a command gets: its arguments and flags, the output, and (built on first use, the way etcdctl's
 // clientConfigFromCmd does: environment, then output format, then endpoints) the printer and the client.
 
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { Client } from '../../client/client.js';
 import type { EtcdError } from '../../client/errors.js';
-import type { AttemptFailure } from '../../client/transport.js';
+import type { AttemptFailure, ClientTlsOptions } from '../../client/transport.js';
 import { parseEndpoint } from '../../client/endpoints.js';
 import { ExitCode, ExitError, fail } from './exit.js';
 import type { FlagSet } from './flags.js';
@@ -109,10 +111,17 @@ export class Context {
       fail(ExitCode.Error, e instanceof Error ? e.message : String(e));
     }
     const target = `endpoint://${this.clientName}/${first}`;
+    let tls: ClientTlsOptions | undefined;
+    try {
+      tls = this.tlsOptions();
+    } catch (e) {
+      fail(ExitCode.BadArgs, e instanceof Error ? e.message : String(e));
+    }
     let client: Client;
     try {
       client = Client.connect({
         endpoints: eps,
+        tls,
         dialTimeoutMs: this.flags.duration('dial-timeout'),
         keepaliveTimeMs: this.flags.duration('keepalive-time'),
         keepaliveTimeoutMs: this.flags.duration('keepalive-timeout'),
@@ -123,6 +132,42 @@ export class Context {
     }
     this.clients.push(client);
     return client;
+  }
+
+  /**
+   * TLS from --cacert / --cert / --key / --insecure-transport / --insecure-skip-tls-verify, as etcdctl's
+   * newClientCfg builds it: any of the three files means TLS; --insecure-transport=false alone means TLS
+   * with the default roots; --insecure-skip-tls-verify only matters once TLS is on. Throws etcdctl's
+   * texts for unreadable or mismatched files.
+   */
+  private tlsOptions(): ClientTlsOptions | undefined {
+    const cacert = this.flags.string('cacert');
+    const cert = this.flags.string('cert');
+    const key = this.flags.string('key');
+    const skipVerify = this.flags.bool('insecure-skip-tls-verify');
+    if (cacert === '' && cert === '' && key === '') {
+      if (this.flags.bool('insecure-transport')) return undefined;
+      return { insecureSkipVerify: skipVerify };
+    }
+    if ((cert === '') !== (key === '')) {
+      throw new Error(`KeyFile and CertFile must both be present[key: ${key}, cert: ${cert}]`);
+    }
+    const options: { ca?: Buffer; cert?: Buffer; key?: Buffer; insecureSkipVerify: boolean } = {
+      insecureSkipVerify: skipVerify,
+    };
+    if (cert !== '') {
+      options.cert = readGoFile(cert);
+      options.key = readGoFile(key);
+      let matches = false;
+      try {
+        matches = new X509Certificate(options.cert).checkPrivateKey(createPrivateKey(options.key));
+      } catch {
+        throw new Error('tls: failed to find any PEM data in certificate input');
+      }
+      if (!matches) throw new Error('tls: private key does not match public key');
+    }
+    if (cacert !== '') options.ca = readGoFile(cacert);
+    return options;
   }
 
   /**
@@ -162,6 +207,18 @@ export class Context {
     const chunks: Buffer[] = [];
     for await (const chunk of this.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     return Buffer.concat(chunks);
+  }
+}
+
+/** Reads a file, failing with Go's wording ("open x: no such file or directory"). */
+function readGoFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : String(e);
+    throw new Error(`open ${path}: ${why}`);
   }
 }
 

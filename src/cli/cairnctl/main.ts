@@ -192,6 +192,9 @@ export async function runProgram(
 export async function main(program: Program = CAIRNCTL): Promise<void> {
   // etcdctl keeps gRPC's own logging quiet (only errors reach the user, through its messages).
   setLogVerbosity(logVerbosity.NONE);
+  // grpc-js sets the TLS server name to the endpoint's host even when it is an IP address (Node warns
+  // DEP0123 on stderr); etcdctl prints nothing of the kind.
+  process.noDeprecation = true;
   const code = await runProgram(program, process.argv.slice(2), process.env, processOutput, process.stdin);
   // Streams and channels may still hold the event loop; the command is over.
   process.exit(code);

@@ -1,0 +1,139 @@
+// TLS material for the client and peer ports: read, parsed and checked (key matches certificate) at
+// start-up, before the data dir is touched, with etcd's wording for the errors it has words for.
+
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+
+import type { ClientPortSecurity } from '../../api/index.js';
+import type { TlsConfig } from '../../config/index.js';
+import type { PeerTlsOptions } from '../../transport/index.js';
+
+/** A start-up refusal: main prints the message and exits 1. */
+export class TlsSetupError extends Error {}
+
+interface Loaded {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  readonly ca?: Buffer;
+  readonly clientCertAuth: boolean;
+}
+
+interface Names {
+  /** 'client' or 'peer', as in etcd's "... must be provided for client url ..." */
+  readonly side: 'client' | 'peer';
+  readonly certFlag: string;
+  readonly keyFlag: string;
+  readonly autoFlag: string;
+}
+
+const CLIENT: Names = {
+  side: 'client',
+  certFlag: '--cert-file',
+  keyFlag: '--key-file',
+  autoFlag: '--auto-tls',
+};
+const PEER: Names = {
+  side: 'peer',
+  certFlag: '--peer-cert-file',
+  keyFlag: '--peer-key-file',
+  autoFlag: '--peer-auto-tls',
+};
+
+/** Go's wording for a file that cannot be read ("open x: no such file or directory"). */
+function readPem(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file or directory'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : e instanceof Error
+              ? e.message
+              : String(e);
+    throw new TlsSetupError(`open ${path}: ${why}`);
+  }
+}
+
+const CERT_PEM = /-----BEGIN CERTIFICATE-----/;
+const KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+function load(config: TlsConfig, names: Names, urls: readonly string[]): Loaded | undefined {
+  const https = urls.filter((u) => u.toLowerCase().startsWith('https://'));
+  const hasFiles = config.certFile !== '' || config.keyFile !== '';
+  if (!hasFiles) {
+    if (https.length === 0) return undefined;
+    if (config.autoTls) {
+      throw new TlsSetupError(
+        `${names.autoFlag} is not supported by cairn yet (it cannot make X.509 certificates without a dependency); ` +
+          `give ${names.certFlag} and ${names.keyFlag} instead`,
+      );
+    }
+    throw new TlsSetupError(
+      `TLS key/cert (${names.certFlag}, ${names.keyFlag}) must be provided for ${names.side} url ${https[0]} with HTTPS scheme`,
+    );
+  }
+  if (config.certFile === '' || config.keyFile === '') {
+    throw new TlsSetupError(`${names.certFlag} and ${names.keyFlag} must be given together`);
+  }
+  const cert = readPem(config.certFile);
+  const key = readPem(config.keyFile);
+  if (!CERT_PEM.test(cert.toString('latin1'))) {
+    throw new TlsSetupError('tls: failed to find any PEM data in certificate input');
+  }
+  if (!KEY_PEM.test(key.toString('latin1')))
+    throw new TlsSetupError('tls: failed to find any PEM data in key input');
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (e) {
+    throw new TlsSetupError(`x509: malformed certificate in ${config.certFile}: ${errorText(e)}`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new TlsSetupError('tls: failed to parse private key');
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw new TlsSetupError('tls: private key does not match public key');
+  let ca: Buffer | undefined;
+  if (config.trustedCaFile !== '') {
+    ca = readPem(config.trustedCaFile);
+    if (!CERT_PEM.test(ca.toString('latin1'))) {
+      throw new TlsSetupError(`tls: failed to find any PEM data in ${config.trustedCaFile}`);
+    }
+  }
+  try {
+    createSecureContext({ key, cert, ca });
+  } catch (e) {
+    throw new TlsSetupError(`tls: ${errorText(e)}`);
+  }
+  return { key, cert, ca, clientCertAuth: config.clientCertAuth };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The client port's security for --listen-client-urls and the client TLS flags. */
+export function clientPortSecurity(config: TlsConfig, listenUrls: readonly string[]): ClientPortSecurity {
+  const loaded = load(config, CLIENT, listenUrls);
+  return loaded === undefined ? { kind: 'insecure' } : { kind: 'tls', ...loaded };
+}
+
+/**
+ * TLS options of the peer port and of connections to peers, for --listen-peer-urls and
+ * --initial-advertise-peer-urls with the peer TLS flags (undefined: cleartext).
+ */
+export function peerTlsOptions(config: TlsConfig, peerUrls: readonly string[]): PeerTlsOptions | undefined {
+  const loaded = load(config, PEER, peerUrls);
+  // Peer TLS files with only http:// peer URLs: checked, but the peer port stays cleartext.
+  if (!peerUrls.some((u) => u.toLowerCase().startsWith('https://'))) return undefined;
+  return loaded;
+}
