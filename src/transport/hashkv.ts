@@ -147,6 +147,7 @@ export async function fetchPeerHashKV(
               key: tlsOptions.key,
               cert: tlsOptions.cert,
               ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+              rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
             }),
       },
       (res) => {

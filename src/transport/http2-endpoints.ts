@@ -185,6 +185,7 @@ export function connectPeer(url: URL, tlsOptions: PeerTlsOptions | undefined): h
             key: tlsOptions.key,
             cert: tlsOptions.cert,
             ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+            rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
           });
           socket.setNoDelay(true);
           return socket;

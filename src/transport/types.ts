@@ -19,6 +19,11 @@ export interface PeerTlsOptions {
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
   /** Server side: ask the client for a certificate and refuse it unless the CA signed it. */
   readonly clientCertAuth?: boolean;
+  /**
+   * Client side: accept any certificate from the other member (--peer-auto-tls, as etcd's self-signed
+   * TLSInfo: InsecureSkipVerify). The connection is encrypted but the peer is not authenticated.
+   */
+  readonly insecureSkipVerify?: boolean;
 }
 
 // ---- The peer protocol --------------------------------------------------------------------------

@@ -277,7 +277,6 @@ test('bad TLS files: a clear error at start-up and no data dir', { skip, timeout
       args: [],
       error: `cairn: TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:${clientPort} with HTTPS scheme`,
     },
-    { args: ['--auto-tls'], error: 'cairn: --auto-tls is not supported by cairn yet' },
     {
       args: ['--peer-cert-file', certs.peer.cert, '--peer-key-file', certs.server.key],
       error: 'cairn: tls: private key does not match public key',

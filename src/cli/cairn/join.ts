@@ -38,6 +38,7 @@ function fetchMembers(url: string, tlsOptions: PeerTlsOptions | undefined): Prom
               key: tlsOptions?.key,
               cert: tlsOptions?.cert,
               ca: tlsOptions?.ca as tls.SecureContextOptions['ca'],
+              rejectUnauthorized: tlsOptions?.insecureSkipVerify !== true,
             },
             onResponse,
           )

@@ -2,7 +2,7 @@
 // touches the data dir, opens (or creates) the data dir, joins its peers over the peer port, serves
 // the client port, and stops cleanly on SIGINT/SIGTERM or when removed from the cluster.
 
-import { randomInt } from 'node:crypto';
+import { X509Certificate, randomInt } from 'node:crypto';
 
 import { pino, type Logger as Pino } from 'pino';
 
@@ -25,7 +25,8 @@ import { initialCorruptCheck } from '../../server/corrupt-check.js';
 import { ServerMetrics } from '../../server/metrics.js';
 import { PeerServer, Transport, fetchPeerHashKV } from '../../transport/index.js';
 import { fetchExistingCluster } from './join.js';
-import { TlsSetupError, clientPortSecurity, peerTlsOptions } from './tls.js';
+import { writeAutoCert } from './self-signed-cert.js';
+import { TlsSetupError, clientPortSecurity, peerTlsOptions, type AutoTlsContext } from './tls.js';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -72,13 +73,22 @@ async function main(): Promise<void> {
   // Key and certificate files are read and checked before the data dir is touched.
   let clientSecurity: ReturnType<typeof clientPortSecurity>;
   let peerTls: ReturnType<typeof peerTlsOptions>;
+  // --auto-tls / --peer-auto-tls: certificates already in the data dir are read here; new ones are
+  // made in memory and written into <data-dir>/fixtures only once every check below has passed.
+  const autoTls: AutoTlsContext = { dataDir: config.dataDir, certs: [], notes: [] };
   try {
-    clientSecurity = clientPortSecurity(config.clientTls, config.listenClientUrls);
-    peerTls = peerTlsOptions(config.peerTls, [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls]);
+    clientSecurity = clientPortSecurity(config.clientTls, config.listenClientUrls, autoTls);
+    peerTls = peerTlsOptions(
+      config.peerTls,
+      [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls],
+      autoTls,
+      config.listenPeerUrls,
+    );
   } catch (e) {
     if (e instanceof TlsSetupError) fail(`cairn: ${e.message}`);
     throw e;
   }
+  for (const note of autoTls.notes) logger.warn(note);
   const fetchHashKV: typeof fetchPeerHashKV = (url, revision, timeoutMs) =>
     fetchPeerHashKV(url, revision, timeoutMs, peerTls);
 
@@ -114,6 +124,19 @@ async function main(): Promise<void> {
     }
     identity = { memberId: cluster.localId, clusterId: cluster.clusterId };
     knownPeers = cluster.members;
+  }
+
+  // The configuration is accepted: the self-signed certificates go into the data dir now.
+  for (const auto of autoTls.certs) {
+    try {
+      writeAutoCert(auto);
+    } catch (e) {
+      fail(`cairn: cannot write the self-signed certificate: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const fingerprint = new X509Certificate(auto.cert).fingerprint256;
+    if (auto.created)
+      logger.info('created self-signed cert', { cert: auto.certFile, key: auto.keyFile, fingerprint });
+    else logger.info('using self-signed cert', { cert: auto.certFile, key: auto.keyFile, fingerprint });
   }
 
   // What is running, for a stop at any point of the start-up.

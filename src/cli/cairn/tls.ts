@@ -1,13 +1,18 @@
 // TLS material for the client and peer ports: read, parsed and checked (key matches certificate) at
 // start-up, before the data dir is touched, with etcd's wording for the errors it has words for.
+// --auto-tls / --peer-auto-tls without key/cert files: a self-signed certificate in
+// <data-dir>/fixtures/{client,peer} (reused when there, else made here and written by main once every
+// check passed), as etcd's ClientSelfCert / PeerSelfCert.
 
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 
 import type { ClientPortSecurity } from '../../api/index.js';
 import type { TlsConfig } from '../../config/index.js';
 import type { PeerTlsOptions } from '../../transport/index.js';
+import { hostOf, prepareAutoCert, type AutoCert } from './self-signed-cert.js';
 
 /** A start-up refusal: main prints the message and exits 1. */
 export class TlsSetupError extends Error {}
@@ -17,6 +22,17 @@ interface Loaded {
   readonly cert: Buffer;
   readonly ca?: Buffer;
   readonly clientCertAuth: boolean;
+  /** A self-signed certificate (auto TLS): the other side's certificate is not verified either. */
+  readonly insecureSkipVerify?: boolean;
+}
+
+/** What --auto-tls / --peer-auto-tls need: where the fixtures go, and what they did (for main). */
+export interface AutoTlsContext {
+  readonly dataDir: string;
+  /** Certificates made (not yet written) or reused; main writes the made ones with writeAutoCert. */
+  readonly certs: AutoCert[];
+  /** Messages for the log (etcd's "ignoring ... auto TLS since certs given"). */
+  readonly notes: string[];
 }
 
 interface Names {
@@ -63,26 +79,26 @@ function readPem(path: string): Buffer {
 const CERT_PEM = /-----BEGIN CERTIFICATE-----/;
 const KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
-function load(config: TlsConfig, names: Names, urls: readonly string[]): Loaded | undefined {
-  const https = urls.filter((u) => u.toLowerCase().startsWith('https://'));
-  const hasFiles = config.certFile !== '' || config.keyFile !== '';
-  if (!hasFiles) {
-    if (https.length === 0) return undefined;
-    if (config.autoTls) {
-      throw new TlsSetupError(
-        `${names.autoFlag} is not supported by cairn yet (it cannot make X.509 certificates without a dependency); ` +
-          `give ${names.certFlag} and ${names.keyFlag} instead`,
-      );
+/**
+ * etcd's ClientSelfCert / PeerSelfCert: with the auto flag and no files, the certificate in
+ * <data-dir>/fixtures/<side> (made for the hosts of the listen URLs when absent), whatever the schemes.
+ */
+function autoCert(names: Names, listenUrls: readonly string[], auto: AutoTlsContext): Loaded {
+  const hosts = listenUrls.map((u) => {
+    try {
+      return hostOf(new URL(u).host);
+    } catch {
+      return '';
     }
-    throw new TlsSetupError(
-      `TLS key/cert (${names.certFlag}, ${names.keyFlag}) must be provided for ${names.side} url ${https[0]} with HTTPS scheme`,
-    );
-  }
-  if (config.certFile === '' || config.keyFile === '') {
-    throw new TlsSetupError(`${names.certFlag} and ${names.keyFlag} must be given together`);
-  }
-  const cert = readPem(config.certFile);
-  const key = readPem(config.keyFile);
+  });
+  const made = prepareAutoCert(join(auto.dataDir, 'fixtures', names.side), hosts);
+  if (!made.created) checkPair(made.cert, made.key, made.certFile);
+  auto.certs.push(made);
+  // As etcd: --trusted-ca-file / --client-cert-auth do not apply to a self-signed certificate.
+  return { key: made.key, cert: made.cert, clientCertAuth: false, insecureSkipVerify: true };
+}
+
+function checkPair(cert: Buffer, key: Buffer, certFile: string): void {
   if (!CERT_PEM.test(cert.toString('latin1'))) {
     throw new TlsSetupError('tls: failed to find any PEM data in certificate input');
   }
@@ -92,7 +108,7 @@ function load(config: TlsConfig, names: Names, urls: readonly string[]): Loaded 
   try {
     x509 = new X509Certificate(cert);
   } catch (e) {
-    throw new TlsSetupError(`x509: malformed certificate in ${config.certFile}: ${errorText(e)}`);
+    throw new TlsSetupError(`x509: malformed certificate in ${certFile}: ${errorText(e)}`);
   }
   let privateKey: KeyObject;
   try {
@@ -102,6 +118,34 @@ function load(config: TlsConfig, names: Names, urls: readonly string[]): Loaded 
   }
   if (!x509.checkPrivateKey(privateKey))
     throw new TlsSetupError('tls: private key does not match public key');
+}
+
+function load(
+  config: TlsConfig,
+  names: Names,
+  urls: readonly string[],
+  listenUrls: readonly string[],
+  auto: AutoTlsContext | undefined,
+): Loaded | undefined {
+  const https = urls.filter((u) => u.toLowerCase().startsWith('https://'));
+  const hasFiles = config.certFile !== '' || config.keyFile !== '';
+  if (!hasFiles) {
+    if (config.autoTls) {
+      if (auto === undefined) throw new TlsSetupError(`${names.autoFlag} needs a data dir`);
+      return autoCert(names, listenUrls, auto);
+    }
+    if (https.length === 0) return undefined;
+    throw new TlsSetupError(
+      `TLS key/cert (${names.certFlag}, ${names.keyFlag}) must be provided for ${names.side} url ${https[0]} with HTTPS scheme`,
+    );
+  }
+  if (config.certFile === '' || config.keyFile === '') {
+    throw new TlsSetupError(`${names.certFlag} and ${names.keyFlag} must be given together`);
+  }
+  if (config.autoTls) auto?.notes.push(`ignoring ${names.side} auto TLS since certs given`);
+  const cert = readPem(config.certFile);
+  const key = readPem(config.keyFile);
+  checkPair(cert, key, config.certFile);
   let ca: Buffer | undefined;
   if (config.trustedCaFile !== '') {
     ca = readPem(config.trustedCaFile);
@@ -122,17 +166,29 @@ function errorText(e: unknown): string {
 }
 
 /** The client port's security for --listen-client-urls and the client TLS flags. */
-export function clientPortSecurity(config: TlsConfig, listenUrls: readonly string[]): ClientPortSecurity {
-  const loaded = load(config, CLIENT, listenUrls);
-  return loaded === undefined ? { kind: 'insecure' } : { kind: 'tls', ...loaded };
+export function clientPortSecurity(
+  config: TlsConfig,
+  listenUrls: readonly string[],
+  auto?: AutoTlsContext,
+): ClientPortSecurity {
+  const loaded = load(config, CLIENT, listenUrls, listenUrls, auto);
+  if (loaded === undefined) return { kind: 'insecure' };
+  const { key, cert, ca, clientCertAuth } = loaded;
+  return { kind: 'tls', key, cert, ca, clientCertAuth };
 }
 
 /**
  * TLS options of the peer port and of connections to peers, for --listen-peer-urls and
- * --initial-advertise-peer-urls with the peer TLS flags (undefined: cleartext).
+ * --initial-advertise-peer-urls with the peer TLS flags (undefined: cleartext). A self-signed
+ * certificate (--peer-auto-tls) is made for the hosts of `listenUrls` (etcd: --listen-peer-urls).
  */
-export function peerTlsOptions(config: TlsConfig, peerUrls: readonly string[]): PeerTlsOptions | undefined {
-  const loaded = load(config, PEER, peerUrls);
+export function peerTlsOptions(
+  config: TlsConfig,
+  peerUrls: readonly string[],
+  auto?: AutoTlsContext,
+  listenUrls: readonly string[] = peerUrls,
+): PeerTlsOptions | undefined {
+  const loaded = load(config, PEER, peerUrls, listenUrls, auto);
   // Peer TLS files with only http:// peer URLs: checked, but the peer port stays cleartext.
   if (!peerUrls.some((u) => u.toLowerCase().startsWith('https://'))) return undefined;
   return loaded;
