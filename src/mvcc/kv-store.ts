@@ -21,6 +21,8 @@ import {
   BUCKETS,
   META_CONSISTENT_INDEX_KEY,
   META_TERM_KEY,
+  entriesInChunks,
+  successor,
   type Backend,
   type Bucket,
 } from '../storage/backend/index.js';
@@ -381,13 +383,8 @@ export class KeyspaceStore {
     end: Uint8Array | undefined,
     f: (key: Uint8Array, value: Uint8Array) => void,
   ): void {
-    let start = from;
-    for (;;) {
-      const chunk = this.backend.range(bucket, start, end, { limit: RESTORE_CHUNK });
-      for (const { key, value } of chunk) f(key, value);
-      if (chunk.length < RESTORE_CHUNK) return;
-      start = successor(chunk[chunk.length - 1].key);
-    }
+    for (const { key, value } of entriesInChunks(this.backend, bucket, from, end, RESTORE_CHUNK))
+      f(key, value);
   }
 
   // ---- Opening ------------------------------------------------------------------------------------
@@ -524,13 +521,6 @@ export class WriteTxn {
   private check(): void {
     assert(!this.ended, 'keyspace: write already ended');
   }
-}
-
-/** The smallest key after `key` in byte order. */
-export function successor(key: Uint8Array): Uint8Array {
-  const next = new Uint8Array(key.byteLength + 1);
-  next.set(key);
-  return next;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -11,8 +11,8 @@
 
 import { Event, Event_EventType, KeyValue } from '../proto/mvccpb/kv.js';
 import { decodeRevisionKey, encodeRevisionKey, REVISION_KEY_LENGTH } from '../storage/backend/revision.js';
-import type { Backend } from '../storage/backend/index.js';
-import { successor, type KeyspaceStore, type WriteResult } from './kv-store.js';
+import { successor, type Backend } from '../storage/backend/index.js';
+import type { KeyspaceStore, WriteResult } from './kv-store.js';
 import { keyToString, type KeyRange } from './tree-index.js';
 
 /** What a watcher delivers to its stream. */

@@ -10,14 +10,12 @@ import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-import { writeBbolt, type BboltEntry } from '../storage/bbolt/index.js';
-import { BUCKETS, type Backend, type Bucket, type ReadTx } from '../storage/backend/index.js';
+import { writeBbolt } from '../storage/bbolt/index.js';
+import { BUCKETS, entriesInChunks, type Backend } from '../storage/backend/index.js';
 import { removeStaleTempFiles } from '../storage/snap/atomic-file.js';
 
 /** Temporary snapshot files end with this (then `.tmp`, see removeStaleTempFiles). */
 const SNAPSHOT_FILE_SUFFIX = '.bbolt';
-/** Entries read from a bucket per backend range (bounds the memory of one step). */
-const READ_CHUNK = 1024;
 
 export interface BackendSnapshot {
   /** Bytes of the bbolt image (without etcd's SHA-256 trailer, which the API layer adds). */
@@ -28,19 +26,6 @@ export interface BackendSnapshot {
   close(): Promise<void>;
 }
 
-function* bucketEntries(tx: ReadTx, bucket: Bucket): Iterable<BboltEntry> {
-  let start = new Uint8Array(0);
-  for (;;) {
-    const chunk = tx.range(bucket, start, undefined, { limit: READ_CHUNK });
-    yield* chunk;
-    if (chunk.length < READ_CHUNK) return;
-    // The smallest key after the last one: the same bytes followed by 0x00.
-    const last = chunk[chunk.length - 1].key;
-    start = new Uint8Array(last.byteLength + 1);
-    start.set(last);
-  }
-}
-
 /** Builds the snapshot of `backend` as of now in `dir` (the member's snap dir). */
 export async function takeBackendSnapshot(backend: Backend, dir: string): Promise<BackendSnapshot> {
   const path = join(dir, `snapshot-${randomBytes(8).toString('hex')}${SNAPSHOT_FILE_SUFFIX}.tmp`);
@@ -49,7 +34,7 @@ export async function takeBackendSnapshot(backend: Backend, dir: string): Promis
   try {
     const buckets = BUCKETS.map((bucket) => ({
       name: new Uint8Array(Buffer.from(bucket, 'latin1')),
-      entries: bucketEntries(tx, bucket),
+      entries: entriesInChunks(tx, bucket),
     }));
     size = await writeBbolt(path, buckets);
   } catch (e) {

@@ -43,7 +43,6 @@ import {
   rmSync,
   rmdirSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath, sep } from 'node:path';
 
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
@@ -51,7 +50,7 @@ import { EMPTY_CONF_STATE, NONE, type Entry, type HardState, type Snapshot } fro
 import { formatId } from '../membership/index.js';
 import { Backend } from '../storage/backend/index.js';
 import { listSnaps, readSnapFile, saveSnap } from '../storage/snap/index.js';
-import { fsyncDir } from '../storage/snap/atomic-file.js';
+import { fsyncDir, fsyncPath } from '../storage/snap/atomic-file.js';
 import { NodeWalFs, Wal, WalLockedError, type LockHandle } from '../storage/wal/index.js';
 import { dataDirLayout } from './bootstrap.js';
 
@@ -146,15 +145,6 @@ async function moveIntoPlace(staged: string, target: string): Promise<void> {
   await fsyncDir(dirname(target));
 }
 
-async function fsyncFile(path: string): Promise<void> {
-  const f = await open(path, 'r');
-  try {
-    await f.sync();
-  } finally {
-    await f.close();
-  }
-}
-
 /**
  * The newest raft snapshot that the WAL records and that reads back intact (etcd's
  * LoadNewestAvailable), read without renaming damaged files (the source is not to be written).
@@ -242,7 +232,7 @@ async function writeBackend(
   }
   // LMDB's lock file (opened by us only) is not part of a data dir.
   rmSync(`${target}-lock`, { force: true });
-  await fsyncFile(target);
+  await fsyncPath(target);
 }
 
 export async function backupDataDir(o: BackupOptions): Promise<BackupResult> {

@@ -21,14 +21,19 @@ import {
   memberKey,
   type Member as ClusterMember,
 } from '../membership/index.js';
-import { BUCKETS, Backend, encodeRevisionKey, type Bucket } from '../storage/backend/index.js';
+import {
+  BUCKETS,
+  Backend,
+  decodeRevisionKey,
+  encodeRevisionKey,
+  type Bucket,
+} from '../storage/backend/index.js';
 import { saveSnap } from '../storage/snap/index.js';
 import { fsyncDir } from '../storage/snap/atomic-file.js';
 import { Wal } from '../storage/wal/index.js';
 import { dataDirLayout } from './bootstrap.js';
 import {
   RestoreError,
-  latestRevision,
   openSnapshotSource,
   verifySnapshotHash,
   type SnapshotSource,
@@ -73,24 +78,29 @@ export interface RestoreResult {
 
 const bucketName = (name: Uint8Array): string => Buffer.from(name).toString('latin1');
 
-/** Copies the snapshot's buckets into a new backend, with the new membership and raft position. */
+/**
+ * Copies the snapshot's buckets into a new backend, with the new membership and raft position;
+ * `bump` (with `markCompacted`) moves the revision forward. Returns the snapshot's latest revision.
+ */
 async function buildBackend(
   reader: SnapshotSource,
   path: string,
   members: readonly ClusterMember[],
-  compactTo: number | undefined,
-): Promise<void> {
+  bump: { readonly by: number; readonly markCompacted: boolean },
+): Promise<number> {
   const backend = Backend.open(path);
   try {
     const tx = backend.batchTx;
     const known = new Set<string>(BUCKETS);
     let pending = 0;
+    let lastRevisionKey: Uint8Array | undefined;
     for (const name of reader.bucketNames()) {
       const bucket = bucketName(name);
       // The old membership goes: the new cluster's replaces it below.
       if (!known.has(bucket) || bucket === 'members' || bucket === 'members_removed') continue;
       for (const { key, value } of reader.entries(name)) {
         tx.put(bucket as Bucket, key, value);
+        if (bucket === 'key') lastRevisionKey = key;
         if (++pending >= COMMIT_EVERY) {
           pending = 0;
           await backend.commit();
@@ -98,14 +108,16 @@ async function buildBackend(
       }
     }
     for (const m of members) tx.put('members', memberKey(m.id), encodeMember(m));
-    if (compactTo !== undefined) {
-      const rev = encodeRevisionKey(compactTo, 0);
+    const revision = lastRevisionKey === undefined ? 0 : decodeRevisionKey(lastRevisionKey).main;
+    if (bump.markCompacted) {
+      const rev = encodeRevisionKey(revision + bump.by, 0);
       tx.put('meta', META_SCHEDULED_COMPACT_KEY, rev);
       tx.put('meta', META_FINISHED_COMPACT_KEY, rev);
     }
     // The state as of raft index N, term 1: what the raft snapshot below describes.
     tx.setConsistentIndex(members.length, 1);
     await backend.forceCommit();
+    return revision;
   } finally {
     await backend.close();
   }
@@ -148,9 +160,10 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     'data-dir': o.dataDir,
   });
   try {
-    const revision = latestRevision(reader);
-    const markAt = o.markCompacted === true ? revision + bump : undefined;
-    await buildBackend(reader, layout.backendPath, cluster.members, markAt);
+    const revision = await buildBackend(reader, layout.backendPath, cluster.members, {
+      by: bump,
+      markCompacted: o.markCompacted === true,
+    });
     for (const m of cluster.members) {
       log('added member', {
         'cluster-id': cluster.clusterId.toString(16),

@@ -19,7 +19,13 @@ import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 
 import { BboltError, BboltReader, type BboltEntry } from '../storage/bbolt/index.js';
-import { BUCKETS, Backend, decodeRevisionKey, type Bucket } from '../storage/backend/index.js';
+import {
+  BUCKETS,
+  Backend,
+  decodeRevisionKey,
+  entriesInChunks,
+  type Bucket,
+} from '../storage/backend/index.js';
 
 /** etcd's test for a trailing SHA-256: bbolt files are whole pages, so 32 extra bytes stand out. */
 const HASH_BYTES = 32;
@@ -167,36 +173,17 @@ function openCairnDb(path: string): SnapshotSource {
   return {
     format: 'cairn',
     bucketNames: () => names.map((n) => new Uint8Array(Buffer.from(n, 'latin1'))),
-    entries: (bucket) => backendEntries(backend, Buffer.from(bucket).toString('latin1') as Bucket),
+    entries: (bucket) => {
+      const name = Buffer.from(bucket).toString('latin1');
+      if (!(BUCKETS as readonly string[]).includes(name)) throw new RestoreError(`no bucket named ${name}`);
+      return entriesInChunks(backend, name as Bucket);
+    },
     size: () => size,
     close: async () => {
       await backend.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-const READ_CHUNK = 1024;
-
-function* backendEntries(backend: Backend, bucket: Bucket): Iterable<BboltEntry> {
-  if (!(BUCKETS as readonly string[]).includes(bucket)) throw new RestoreError(`no bucket named ${bucket}`);
-  let start = new Uint8Array(0);
-  for (;;) {
-    const chunk = backend.range(bucket, start, undefined, { limit: READ_CHUNK });
-    yield* chunk;
-    if (chunk.length < READ_CHUNK) return;
-    const last = chunk[chunk.length - 1].key;
-    start = new Uint8Array(last.byteLength + 1);
-    start.set(last);
-  }
-}
-
-/** The main revision of the last entry in the `key` bucket (0 for an empty or missing bucket). */
-export function latestRevision(source: SnapshotSource): number {
-  if (!source.bucketNames().some((n) => Buffer.compare(n, KEY_BUCKET) === 0)) return 0;
-  let last: Uint8Array | undefined;
-  for (const { key } of source.entries(KEY_BUCKET)) last = key;
-  return last === undefined ? 0 : decodeRevisionKey(last).main;
 }
 
 /** What `snapshot status` prints. */

@@ -11,7 +11,7 @@ import { Client } from '../../src/client/index.js';
 import { computeClusterId, computeMemberId, formatId } from '../../src/membership/index.js';
 import { CAIRNCTL_BIN, cairnCluster, type CairnCluster } from '../support/cairn-cluster.js';
 import { endpointOf, etcdctl, etcdctlError, ETCDCTL, leaderOf, started } from '../support/etcdctl.js';
-import { freePort, startEtcdOn, startRealEtcd } from '../support/real-etcd.js';
+import { freePort, startRealEtcd } from '../support/real-etcd.js';
 import { CAIRNUTL_BIN, runTool, tempDir, type ToolRun } from '../support/tools.js';
 
 const run = runTool;
@@ -269,7 +269,7 @@ test('interchange with etcd: its snapshot restored into Cairn, and Cairn snapsho
     '--initial-advertise-peer-urls',
     `http://127.0.0.1:${peerPort}`,
   ]);
-  const back = await startEtcdOn(t, restored, peerPort);
+  const back = await startRealEtcd(t, { dataDir: restored, peerPort });
   const backEp = back.clientUrl.replace('http://', '');
   assert.equal(await etcdctl(backEp, 'get', 'from-cairn', '--print-value-only'), 'yes\n');
   assert.equal((await localKeys(backEp)).length, 299);

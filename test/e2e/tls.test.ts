@@ -18,13 +18,12 @@ import {
   waitFor,
   type CairnMember,
 } from '../support/cairn-cluster.js';
-import { hasOpenssl, makeTestCerts, type TestCerts } from '../support/certs.js';
+import { makeTestCerts, type TestCerts } from '../support/certs.js';
 import { ETCDCTL } from '../support/etcdctl.js';
 import { freePort } from '../support/real-etcd.js';
 import { runTool, tempDir } from '../support/tools.js';
 
 const run = promisify(execFile);
-const skip = hasOpenssl() ? false : 'the openssl binary is not installed';
 
 interface Ran {
   readonly code: number;
@@ -66,7 +65,7 @@ function httpsGet(url: string, c: TestCerts): Promise<{ status: number; body: st
 
 test(
   'TLS on client and peer ports: 3 members, real etcdctl, refused client and peer',
-  { skip, timeout: 60_000 },
+  { timeout: 60_000 },
   async (t) => {
     const certs = makeTestCerts(t);
     const tlsFlags = (m: CairnMember): readonly string[] => {
@@ -231,7 +230,7 @@ test(
   },
 );
 
-test('bad TLS files: a clear error at start-up and no data dir', { skip, timeout: 30_000 }, async (t) => {
+test('bad TLS files: a clear error at start-up and no data dir', { timeout: 30_000 }, async (t) => {
   const certs = makeTestCerts(t);
   const dir = tempDir(t);
   const garbage = join(dir, 'garbage.pem');

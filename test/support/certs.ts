@@ -28,16 +28,6 @@ export interface TestCerts {
   readonly otherPeer: CertPair;
 }
 
-/** Whether the openssl binary can be run. */
-export function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function openssl(cwd: string, args: readonly string[]): void {
   execFileSync('openssl', [...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }

@@ -22,6 +22,13 @@ export interface RealEtcdOptions {
   readonly startTimeoutMs?: number;
   /** The etcd binary (default $ETCD_BIN, else /usr/bin/etcd, else etcd on PATH). */
   readonly binary?: string;
+  /**
+   * An existing data dir to start on (e.g. one made by `etcdctl snapshot restore`), left in place when
+   * etcd stops. Default: a new temp dir, removed at stop.
+   */
+  readonly dataDir?: string;
+  /** The peer port (a restored member must listen where its data dir says it is). Default: a free one. */
+  readonly peerPort?: number;
 }
 
 export interface RealEtcd {
@@ -39,8 +46,11 @@ export interface RealEtcd {
   log(): string;
   /** Whether the process is still running (false after a crash or stop). */
   running(): boolean;
-  /** Kills the process (SIGKILL, by pid) and removes the data dir; idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Stops the process by pid (SIGKILL unless told otherwise; SIGTERM lets etcd commit its backend
+   * first) and removes the data dir it made; idempotent.
+   */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** Flags that startRealEtcd owns: overriding them could move etcd off 127.0.0.1 or its temp dir. */
@@ -115,13 +125,14 @@ export function freePort(): Promise<number> {
 
 async function spawnEtcd(binary: string, options: RealEtcdOptions): Promise<RealEtcd> {
   const name = options.name ?? 'default';
-  const clientPort = await freePort();
-  let peerPort = await freePort();
+  let clientPort = await freePort();
+  while (clientPort === options.peerPort) clientPort = await freePort();
+  let peerPort = options.peerPort ?? (await freePort());
   while (peerPort === clientPort) peerPort = await freePort();
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-real-etcd-'));
-  const dataDir = join(dir, 'data');
+  const dir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'cairn-real-etcd-')) : undefined;
+  const dataDir = options.dataDir ?? join(dir ?? '', 'data');
   const args = [
     `--name=${name}`,
     `--data-dir=${dataDir}`,
@@ -175,17 +186,17 @@ async function spawnEtcd(binary: string, options: RealEtcdOptions): Promise<Real
     gateway: new EtcdGateway(clientUrl),
     log: () => log,
     running: () => !exited,
-    stop: () => {
+    stop: (signal: NodeJS.Signals = 'SIGKILL') => {
       stopping ??= (async () => {
         if (!exited && pid !== undefined) {
           try {
-            process.kill(pid, 'SIGKILL');
+            process.kill(pid, signal);
           } catch {
             // Already gone.
           }
           await exit;
         }
-        rmSync(dir, { recursive: true, force: true });
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       })();
       return stopping;
     },
@@ -209,79 +220,4 @@ async function waitHealthy(etcd: RealEtcd, timeoutMs: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`real-etcd: not healthy after ${timeoutMs} ms (last: ${last})\n${etcd.log()}`);
-}
-
-/**
- * Spawns etcd on an existing data dir (e.g. one made by `etcdctl snapshot restore`), which is left in
- * place; the process is stopped by pid after the test.
- */
-export async function startEtcdOn(
-  t: { after: (fn: () => Promise<void>) => void },
-  dataDir: string,
-  peerPort: number,
-  name = 'default',
-): Promise<{ clientUrl: string; stop: () => Promise<void>; log: () => string }> {
-  const clientPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ETCD_')) env[k] = v;
-  const child = spawn(
-    findEtcd(),
-    [
-      `--name=${name}`,
-      `--data-dir=${dataDir}`,
-      `--listen-client-urls=${clientUrl}`,
-      `--advertise-client-urls=${clientUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=${name}=${peerUrl}`,
-      '--logger=zap',
-      '--log-outputs=stderr',
-    ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  const append = (chunk: Buffer): void => {
-    log = (log + chunk.toString('utf8')).slice(-64 * 1024);
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-    child.once('error', (e) => {
-      exited = true;
-      log += `\n[spawn failed: ${e.message}]`;
-      resolve();
-    });
-  });
-  const stop = async (): Promise<void> => {
-    if (!exited && child.pid !== undefined) {
-      process.kill(child.pid, 'SIGTERM');
-      const timer = setTimeout(() => {
-        if (!exited && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      }, 5000);
-      await exit;
-      clearTimeout(timer);
-    }
-  };
-  t.after(stop);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (exited) throw new Error(`etcd exited while starting:\n${log}`);
-    try {
-      const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') break;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) throw new Error(`etcd not healthy after 20 s:\n${log}`);
-    // Poll interval; the deadline above bounds the wait.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { clientUrl, stop, log: () => log };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 
 import type { ClientPortSecurity } from '../../api/index.js';
+import { goFileError } from '../go-errors.js';
 import type { TlsConfig } from '../../config/index.js';
 import type { PeerTlsOptions } from '../../transport/index.js';
 import { hostOf, prepareAutoCert, type AutoCert } from './self-signed-cert.js';
@@ -56,23 +57,12 @@ const PEER: Names = {
   autoFlag: '--peer-auto-tls',
 };
 
-/** Go's wording for a file that cannot be read ("open x: no such file or directory"). */
+/** The file's bytes; a failure is a TlsSetupError with Go's text. */
 function readPem(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file or directory'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : e instanceof Error
-              ? e.message
-              : String(e);
-    throw new TlsSetupError(`open ${path}: ${why}`);
+    throw new TlsSetupError(goFileError(e));
   }
 }
 

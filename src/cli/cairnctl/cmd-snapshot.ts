@@ -12,6 +12,7 @@ import { fsyncDir } from '../../storage/snap/atomic-file.js';
 import { restoreSnapshot } from '../../server/restore.js';
 import { RestoreError, snapshotStatus } from '../../server/snapshot-file.js';
 import { InitialClusterError } from '../../membership/index.js';
+import { goFileError } from '../go-errors.js';
 import type { CommandSpec } from './command.js';
 import { errorText, type Context } from './context.js';
 import { ExitCode, fail } from './exit.js';
@@ -157,22 +158,11 @@ export const snapshotStatusCommand: CommandSpec = {
     try {
       status = await snapshotStatus(ctx.args[0]);
     } catch (e) {
-      fail(ExitCode.Error, fileError(e));
+      fail(ExitCode.Error, goFileError(e));
     }
     printer.dbStatus(status);
   },
 };
-
-/** Node's file errors in Go's words (`open X: no such file or directory`). */
-function fileError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOENT' && err.path !== undefined)
-    return `${err.syscall ?? 'open'} ${err.path}: no such file or directory`;
-  if (err.code === 'EACCES' && err.path !== undefined)
-    return `${err.syscall ?? 'open'} ${err.path}: permission denied`;
-  if (err.code === 'EISDIR' && err.path !== undefined) return `read ${err.path}: is a directory`;
-  return errorText(e);
-}
 
 const RESTORE_FLAGS: readonly FlagSpec[] = [
   { name: 'data-dir', kind: 'string', def: '', usage: 'Path to the data directory' },
@@ -261,7 +251,7 @@ export const snapshotRestoreCommand: CommandSpec = {
       });
     } catch (e) {
       if (e instanceof RestoreError || e instanceof InitialClusterError) fail(ExitCode.Error, e.message);
-      fail(ExitCode.Error, fileError(e));
+      fail(ExitCode.Error, goFileError(e));
     }
   },
 };

@@ -3,12 +3,12 @@
 
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 import { Client } from '../../client/client.js';
 import type { EtcdError } from '../../client/errors.js';
 import type { AttemptFailure, ClientTlsOptions } from '../../client/transport.js';
 import { parseEndpoint } from '../../client/endpoints.js';
+import { readFileGo } from '../go-errors.js';
 import { ExitCode, ExitError, fail } from './exit.js';
 import type { FlagSet } from './flags.js';
 import { goJsonString, zapTimestamp } from './go-text.js';
@@ -156,8 +156,8 @@ export class Context {
       insecureSkipVerify: skipVerify,
     };
     if (cert !== '') {
-      options.cert = readGoFile(cert);
-      options.key = readGoFile(key);
+      options.cert = readFileGo(cert);
+      options.key = readFileGo(key);
       let matches = false;
       try {
         matches = new X509Certificate(options.cert).checkPrivateKey(createPrivateKey(options.key));
@@ -166,7 +166,7 @@ export class Context {
       }
       if (!matches) throw new Error('tls: private key does not match public key');
     }
-    if (cacert !== '') options.ca = readGoFile(cacert);
+    if (cacert !== '') options.ca = readFileGo(cacert);
     return options;
   }
 
@@ -207,18 +207,6 @@ export class Context {
     const chunks: Buffer[] = [];
     for await (const chunk of this.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     return Buffer.concat(chunks);
-  }
-}
-
-/** Reads a file, failing with Go's wording ("open x: no such file or directory"). */
-function readGoFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : String(e);
-    throw new Error(`open ${path}: ${why}`);
   }
 }
 

@@ -21,6 +21,7 @@ export {
   encodeUint64BE,
   type Bucket,
 } from './buckets.js';
+export { DEFAULT_CHUNK, entriesInChunks, successor, type RangeReader } from './chunks.js';
 export { ReadTx, ReadTxReleasedError, type KeyValue, type RangeOptions } from './read-tx.js';
 export {
   REVISION_KEY_LENGTH,

@@ -19,14 +19,17 @@ export interface AtomicWriteHooks {
   readonly beforeRename?: () => void | Promise<void>;
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** fsyncs a file or a directory (a directory's fsync makes the names in it durable). */
+export async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
+
+export const fsyncDir = fsyncPath;
 
 /** Writes `data` to `path` atomically and durably (see the top of this file). */
 export async function writeFileAtomic(

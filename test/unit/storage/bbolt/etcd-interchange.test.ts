@@ -15,7 +15,7 @@ import { BboltReader, writeBbolt, type BboltEntry } from '../../../../src/storag
 import { BRANCH_PAGE } from '../../../../src/storage/bbolt/format.js';
 import { KeyValue } from '../../../../src/proto/mvccpb/kv.js';
 import { EtcdGateway } from '../../../support/etcd-gateway.js';
-import { freePort, startEtcdOn, startRealEtcd } from '../../../support/real-etcd.js';
+import { freePort, startRealEtcd } from '../../../support/real-etcd.js';
 import {
   ETCD_BUCKETS,
   assertSameEntries,
@@ -242,7 +242,7 @@ test('etcdctl snapshot status/restore accept a file from writeBbolt, and etcd se
     `http://127.0.0.1:${peerPort}`,
   );
 
-  const etcd = await startEtcdOn(t, restored, peerPort);
+  const etcd = await startRealEtcd(t, { dataDir: restored, peerPort });
   const get = (key: string): Promise<string> =>
     etcdctl('--endpoints', etcd.clientUrl, 'get', key, '--print-value-only');
   for (const i of [2, 3, 7, 1007, 2500, KEYS - 1])
@@ -259,7 +259,7 @@ test('etcdctl snapshot status/restore accept a file from writeBbolt, and etcd se
   assert.equal((count.body['header'] as { revision: string }).revision, String(KEYS + 3));
   // A write through etcd's bbolt into our tree (it splits our full last leaf).
   await etcdctl('--endpoints', etcd.clientUrl, 'put', 'after-restore', 'yes');
-  await etcd.stop();
+  await etcd.stop('SIGTERM');
 
   // The live db of the stopped etcd, written by real bbolt on top of ours: still consistent, with
   // our entries unchanged and the new revision after them.

@@ -157,16 +157,7 @@ export function pagesOf(path: string, pageSize = 4096): PageInfo[] {
 }
 
 /** A deterministic pseudo-random generator (mulberry32) for bulk test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng as prng } from '../wal/helpers.js';
 
 /** The page at `pgid` with its overflow pages. */
 export function pageAt(path: string, pgid: number, pageSize = 4096): Uint8Array {
