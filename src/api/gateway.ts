@@ -18,6 +18,7 @@ import type { ServerApi } from '../server/api.js';
 import { errorBody, gatewayJson, goJson, nextObject } from './gateway-json.js';
 import type { ClientPortLogger } from './logger.js';
 import { streamSnapshot } from './snapshot-stream.js';
+import { gatewayCredentials } from './credentials.js';
 import { KeepAliveSession, WatchSession, type ResponseSink } from './stream-sessions.js';
 import { failure, failureOf, httpStatusOf, type CallFailure } from './status.js';
 import { UNARY_METHODS, type UnaryMethod } from './unary-methods.js';
@@ -74,7 +75,7 @@ export class Gateway {
       this.serveUnary(m, req, res).catch(() => res.destroy());
     } else if (path === '/watch') {
       this.serveStream(req, res, WatchRequest.fromJSON, WatchResponse.toJSON, (sink) => {
-        const s = new WatchSession(this.api, sink);
+        const s = new WatchSession(this.api, sink, gatewayCredentials(req.headers));
         return { handle: (r) => s.handle(r), close: () => s.close() };
       });
     } else if (path === '/lease/keepalive') {
@@ -93,7 +94,8 @@ export class Gateway {
     res.once('close', () => abort.abort());
     const out = new StreamOut(res, SnapshotResponse.toJSON, () => abort.abort());
     req.resume();
-    req.once('end', () => void streamSnapshot(this.api, out.sink, () => out.end(), abort.signal));
+    const ctx = { signal: abort.signal, credentials: gatewayCredentials(req.headers) };
+    req.once('end', () => void streamSnapshot(this.api, out.sink, () => out.end(), ctx));
   }
 
   private async serveUnary(m: UnaryMethod, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -131,7 +133,10 @@ export class Gateway {
     };
     res.once('close', onClose);
     try {
-      const response = await m.invoke(this.api, request, { signal: abort.signal });
+      const response = await m.invoke(this.api, request, {
+        signal: abort.signal,
+        credentials: gatewayCredentials(req.headers),
+      });
       const text = gatewayJson(m.toJson(response));
       res.writeHead(200, {
         'Content-Type': 'application/json',

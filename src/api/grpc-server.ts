@@ -30,6 +30,7 @@ import {
   type WatchResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { ServerApi } from '../server/api.js';
+import { grpcCallCredentials } from './credentials.js';
 import { HealthService, healthImplementation } from './health-service.js';
 import type { LeaderMonitor } from './leader-monitor.js';
 import type { ClientPortLogger } from './logger.js';
@@ -112,7 +113,7 @@ function unaryHandler(
     const abort = new AbortController();
     const onCancel = (): void => abort.abort();
     call.once('cancelled', onCancel);
-    m.invoke(api, call.request, { signal: abort.signal }).then(
+    m.invoke(api, call.request, { signal: abort.signal, credentials: grpcCallCredentials(call) }).then(
       (response) => {
         call.off('cancelled', onCancel);
         callback(null, response);
@@ -191,7 +192,7 @@ function watchHandler(api: ServerApi, monitor: LeaderMonitor | undefined): Untyp
       call.emit('error', toStatusError(refusal));
       return;
     }
-    runSession(call, new WatchSession(api, streamSink(call)), monitor);
+    runSession(call, new WatchSession(api, streamSink(call), grpcCallCredentials(call)), monitor);
   };
 }
 
@@ -217,6 +218,9 @@ function snapshotHandler(api: ServerApi): UntypedHandleCall {
     const stop = (): void => abort.abort();
     call.once('cancelled', stop);
     call.once('close', stop);
-    void streamSnapshot(api, streamSink(call), () => call.end(), abort.signal);
+    void streamSnapshot(api, streamSink(call), () => call.end(), {
+      signal: abort.signal,
+      credentials: grpcCallCredentials(call),
+    });
   };
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 
 import type { SnapshotResponse } from '../proto/etcdserverpb/rpc.js';
-import type { ServerApi } from '../server/api.js';
+import type { CallContext, ServerApi } from '../server/api.js';
 import { failureOf } from './status.js';
 import type { ResponseSink } from './stream-sessions.js';
 
@@ -21,11 +21,12 @@ export async function streamSnapshot(
   api: ServerApi,
   sink: ResponseSink<SnapshotResponse>,
   end: () => void,
-  signal: AbortSignal,
+  ctx: CallContext & { readonly signal: AbortSignal },
 ): Promise<void> {
+  const { signal } = ctx;
   let snapshot;
   try {
-    snapshot = await api.snapshot({ signal });
+    snapshot = await api.snapshot(ctx);
   } catch (e) {
     sink.fail(failureOf(e));
     return;

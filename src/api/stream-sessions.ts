@@ -4,12 +4,13 @@
 // own stream (the watch stream then stops feeding its watchers; see mvcc/watch-stream.ts).
 
 import type {
+  WatchCreateRequest,
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   WatchRequest,
   WatchResponse,
 } from '../proto/etcdserverpb/rpc.js';
-import type { ServerApi, ServerWatchStream } from '../server/api.js';
+import type { Credentials, ServerApi, ServerWatchStream } from '../server/api.js';
 import type { StreamResponse } from '../mvcc/watch-stream.js';
 import { failureOf, type CallFailure } from './status.js';
 
@@ -38,32 +39,52 @@ export function toWatchResponse(sws: ServerWatchStream, r: StreamResponse): Watc
 export class WatchSession {
   private readonly sws: ServerWatchStream;
   private closed = false;
+  /** Requests waiting behind a permission check that needs a token verified, kept in order. */
+  private backlog: Promise<void> | undefined;
 
   constructor(
     api: ServerApi,
     private readonly sink: ResponseSink<WatchResponse>,
+    credentials?: Credentials,
   ) {
-    this.sws = api.openWatchStream();
+    this.sws = api.openWatchStream({ credentials });
     void this.pump();
   }
 
   handle(req: WatchRequest): void {
     if (this.closed) return;
+    if (this.backlog !== undefined) {
+      const mine = this.backlog.then(() => this.handleNow(req));
+      this.backlog = mine;
+      void mine.then(() => {
+        if (this.backlog === mine) this.backlog = undefined;
+      });
+      return;
+    }
+    const pending = this.handleNow(req);
+    if (pending !== undefined) {
+      this.backlog = pending;
+      void pending.then(() => {
+        if (this.backlog === pending) this.backlog = undefined;
+      });
+    }
+  }
+
+  /** Handles `req`; returns a promise only when it had to wait for a permission check. */
+  private handleNow(req: WatchRequest): Promise<void> | undefined {
+    if (this.closed) return undefined;
     const u = req.requestUnion;
     const stream = this.sws.stream;
     switch (u?.$case) {
       case 'createRequest': {
         const c = u.value;
-        stream.watch({
-          watchId: c.watchId,
-          key: c.key,
-          rangeEnd: c.rangeEnd,
-          startRevision: c.startRevision,
-          filters: c.filters,
-          prevKv: c.prevKv,
-          progressNotify: c.progressNotify,
-          fragment: c.fragment,
-        });
+        const refusal = this.sws.refusal(c.key, c.rangeEnd);
+        if (refusal instanceof Promise) {
+          return refusal.then((reason) => {
+            if (!this.closed) this.create(c, reason);
+          });
+        }
+        this.create(c, refusal);
         break;
       }
       case 'cancelRequest':
@@ -76,6 +97,26 @@ export class WatchSession {
         // An empty request: etcd ignores it too.
         break;
     }
+    return undefined;
+  }
+
+  /** Starts the watch, or answers that it is refused (created and canceled at once, as etcd does). */
+  private create(c: WatchCreateRequest, refusal: string | undefined): void {
+    const stream = this.sws.stream;
+    if (refusal !== undefined) {
+      stream.refuse(refusal);
+      return;
+    }
+    stream.watch({
+      watchId: c.watchId,
+      key: c.key,
+      rangeEnd: c.rangeEnd,
+      startRevision: c.startRevision,
+      filters: c.filters,
+      prevKv: c.prevKv,
+      progressNotify: c.progressNotify,
+      fragment: c.fragment,
+    });
   }
 
   /** Stops the watchers; idempotent. The client went away or the stream failed. */

@@ -82,7 +82,6 @@ import {
   type MessageFns,
 } from '../proto/etcdserverpb/rpc.js';
 import type { CallContext, ServerApi } from '../server/api.js';
-import { authOff, AuthOffError } from './auth-off.js';
 import { NOT_SUPPORTED_FOR_LEARNER } from './status.js';
 
 export type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
@@ -135,8 +134,13 @@ class LearnerRefusal extends Error {
   }
 }
 
+/** An RPC this member does not serve (gRPC code Unimplemented). */
+class Unimplemented extends Error {
+  readonly code = 'Unimplemented';
+}
+
 const unimplemented = (what: string): never => {
-  throw new AuthOffError('Unimplemented', `cairn: ${what} is not implemented yet`);
+  throw new Unimplemented(`cairn: ${what} is not implemented yet`);
 };
 
 export const UNARY_METHODS: readonly UnaryMethod[] = [
@@ -258,30 +262,40 @@ export const UNARY_METHODS: readonly UnaryMethod[] = [
     unimplemented('Downgrade'),
   ),
 
-  // Auth, with auth off and no auth store (see auth-off.ts).
-  unary('Auth', 'authEnable', ['/auth/enable'], AuthEnableRequest, AuthEnableResponse, () =>
-    authOff.enable(),
+  // Auth
+  unary('Auth', 'authEnable', ['/auth/enable'], AuthEnableRequest, AuthEnableResponse, (a, _r, c) =>
+    a.authEnable(c),
   ),
-  unary('Auth', 'authDisable', ['/auth/disable'], AuthDisableRequest, AuthDisableResponse, (a) =>
-    authOff.disable(() => a.header()),
+  unary('Auth', 'authDisable', ['/auth/disable'], AuthDisableRequest, AuthDisableResponse, (a, _r, c) =>
+    a.authDisable(c),
   ),
-  unary('Auth', 'authStatus', ['/auth/status'], AuthStatusRequest, AuthStatusResponse, (a) =>
-    authOff.status(() => a.header()),
+  unary('Auth', 'authStatus', ['/auth/status'], AuthStatusRequest, AuthStatusResponse, (a, _r, c) =>
+    a.authStatus(c),
   ),
-  unary('Auth', 'authenticate', ['/auth/authenticate'], AuthenticateRequest, AuthenticateResponse, () =>
-    authOff.authenticate(),
+  unary(
+    'Auth',
+    'authenticate',
+    ['/auth/authenticate'],
+    AuthenticateRequest,
+    AuthenticateResponse,
+    (a, r, c) => a.authenticate(r, c),
   ),
-  unary('Auth', 'userAdd', ['/auth/user/add'], AuthUserAddRequest, AuthUserAddResponse, (_a, r) =>
-    authOff.userAdd(r.name),
+  unary('Auth', 'userAdd', ['/auth/user/add'], AuthUserAddRequest, AuthUserAddResponse, (a, r, c) =>
+    a.userAdd(r, c),
   ),
-  unary('Auth', 'userGet', ['/auth/user/get'], AuthUserGetRequest, AuthUserGetResponse, () =>
-    authOff.noSuchUser(),
+  unary('Auth', 'userGet', ['/auth/user/get'], AuthUserGetRequest, AuthUserGetResponse, (a, r, c) =>
+    a.userGet(r, c),
   ),
-  unary('Auth', 'userList', ['/auth/user/list'], AuthUserListRequest, AuthUserListResponse, (a) =>
-    authOff.userList(() => a.header()),
+  unary('Auth', 'userList', ['/auth/user/list'], AuthUserListRequest, AuthUserListResponse, (a, _r, c) =>
+    a.userList(c),
   ),
-  unary('Auth', 'userDelete', ['/auth/user/delete'], AuthUserDeleteRequest, AuthUserDeleteResponse, () =>
-    authOff.noSuchUser(),
+  unary(
+    'Auth',
+    'userDelete',
+    ['/auth/user/delete'],
+    AuthUserDeleteRequest,
+    AuthUserDeleteResponse,
+    (a, r, c) => a.userDelete(r, c),
   ),
   unary(
     'Auth',
@@ -289,7 +303,7 @@ export const UNARY_METHODS: readonly UnaryMethod[] = [
     ['/auth/user/changepw'],
     AuthUserChangePasswordRequest,
     AuthUserChangePasswordResponse,
-    () => authOff.noSuchUser(),
+    (a, r, c) => a.userChangePassword(r, c),
   ),
   unary(
     'Auth',
@@ -297,7 +311,7 @@ export const UNARY_METHODS: readonly UnaryMethod[] = [
     ['/auth/user/grant'],
     AuthUserGrantRoleRequest,
     AuthUserGrantRoleResponse,
-    () => authOff.noSuchUser(),
+    (a, r, c) => a.userGrantRole(r, c),
   ),
   unary(
     'Auth',
@@ -305,19 +319,24 @@ export const UNARY_METHODS: readonly UnaryMethod[] = [
     ['/auth/user/revoke'],
     AuthUserRevokeRoleRequest,
     AuthUserRevokeRoleResponse,
-    () => authOff.noSuchUser(),
+    (a, r, c) => a.userRevokeRole(r, c),
   ),
-  unary('Auth', 'roleAdd', ['/auth/role/add'], AuthRoleAddRequest, AuthRoleAddResponse, (_a, r) =>
-    authOff.roleAdd(r.name),
+  unary('Auth', 'roleAdd', ['/auth/role/add'], AuthRoleAddRequest, AuthRoleAddResponse, (a, r, c) =>
+    a.roleAdd(r, c),
   ),
-  unary('Auth', 'roleGet', ['/auth/role/get'], AuthRoleGetRequest, AuthRoleGetResponse, () =>
-    authOff.noSuchRole(),
+  unary('Auth', 'roleGet', ['/auth/role/get'], AuthRoleGetRequest, AuthRoleGetResponse, (a, r, c) =>
+    a.roleGet(r, c),
   ),
-  unary('Auth', 'roleList', ['/auth/role/list'], AuthRoleListRequest, AuthRoleListResponse, (a) =>
-    authOff.roleList(() => a.header()),
+  unary('Auth', 'roleList', ['/auth/role/list'], AuthRoleListRequest, AuthRoleListResponse, (a, _r, c) =>
+    a.roleList(c),
   ),
-  unary('Auth', 'roleDelete', ['/auth/role/delete'], AuthRoleDeleteRequest, AuthRoleDeleteResponse, () =>
-    authOff.noSuchRole(),
+  unary(
+    'Auth',
+    'roleDelete',
+    ['/auth/role/delete'],
+    AuthRoleDeleteRequest,
+    AuthRoleDeleteResponse,
+    (a, r, c) => a.roleDelete(r, c),
   ),
   unary(
     'Auth',
@@ -325,7 +344,7 @@ export const UNARY_METHODS: readonly UnaryMethod[] = [
     ['/auth/role/grant'],
     AuthRoleGrantPermissionRequest,
     AuthRoleGrantPermissionResponse,
-    () => authOff.noSuchRole(),
+    (a, r, c) => a.roleGrantPermission(r, c),
   ),
   unary(
     'Auth',
@@ -333,6 +352,6 @@ export const UNARY_METHODS: readonly UnaryMethod[] = [
     ['/auth/role/revoke'],
     AuthRoleRevokePermissionRequest,
     AuthRoleRevokePermissionResponse,
-    () => authOff.noSuchRole(),
+    (a, r, c) => a.roleRevokePermission(r, c),
   ),
 ];

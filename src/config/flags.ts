@@ -320,7 +320,7 @@ export const FLAG_DEFS: readonly FlagDef[] = [
     'simple',
     'string',
     'Auth',
-    "Auth token type ('simple'; 'jwt' is parsed but not implemented).",
+    "Auth token type: 'simple', or 'jwt,pub-key=FILE,priv-key=FILE,sign-method=RS256[,ttl=5m]'.",
   ),
   def('bcrypt-cost', U, '10', 'uint', 'Auth', 'bcrypt cost for password hashes (4 to 31).'),
   def('auth-token-ttl', U, '300', 'uint', 'Auth', 'Lifetime of a simple auth token, in seconds.'),

@@ -171,13 +171,8 @@ export function resolveConfig(
     return fail(`unknown metrics level ${JSON.stringify(metrics)} (only supports basic, extensive)`);
   const authToken = r.str('auth-token');
   const tokenType = authToken.split(',')[0] ?? '';
-  if (tokenType !== 'simple') {
-    if (tokenType === 'jwt')
-      return {
-        ok: false,
-        verifying: false,
-        message: 'auth: --auth-token=jwt is not supported by cairn yet (use simple)',
-      };
+  // The key files of a JWT provider are read at start-up (cli/cairn), before the data dir is touched.
+  if (tokenType !== 'simple' && tokenType !== 'jwt') {
     return {
       ok: false,
       verifying: false,

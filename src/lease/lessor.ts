@@ -278,6 +278,12 @@ export class Lessor {
     return l === undefined ? undefined : { ID: l.id, TTL: l.ttl, remainingTTL: l.remainingTtl };
   }
 
+  /** The keys attached to lease `id` (none for an unknown lease), in no particular order. */
+  keysOf(id: bigint): Uint8Array[] {
+    const l = this.byId.get(id);
+    return l === undefined ? [] : [...l.keys].map(keyBytes);
+  }
+
   /** The lease a key is attached to, or NO_LEASE. */
   leaseOf(key: Uint8Array): bigint {
     return this.keyToLease.get(keyString(key)) ?? NO_LEASE;

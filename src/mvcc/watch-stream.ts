@@ -110,6 +110,16 @@ export class WatchStream implements WatchSink {
     return id;
   }
 
+  /**
+   * Answers a create request that may not start (the caller lacks permission): created and canceled
+   * at once, with no watch ID and `reason` as the cancel reason.
+   */
+  refuse(reason: string): void {
+    this.push(
+      control(NO_WATCH_ID, this.ws.store.revision, { created: true, canceled: true, cancelReason: reason }),
+    );
+  }
+
   /** Cancels a watcher of this stream; etcd answers with `canceled` for a known ID only. */
   cancel(id: bigint): boolean {
     const sw = this.watchers.get(id);

@@ -10,6 +10,35 @@ import type { BackendSnapshot } from './backend-snapshot.js';
 import type {
   AlarmRequest,
   AlarmResponse,
+  AuthDisableResponse,
+  AuthEnableResponse,
+  AuthenticateRequest,
+  AuthenticateResponse,
+  AuthRoleAddRequest,
+  AuthRoleAddResponse,
+  AuthRoleDeleteRequest,
+  AuthRoleDeleteResponse,
+  AuthRoleGetRequest,
+  AuthRoleGetResponse,
+  AuthRoleGrantPermissionRequest,
+  AuthRoleGrantPermissionResponse,
+  AuthRoleListResponse,
+  AuthRoleRevokePermissionRequest,
+  AuthRoleRevokePermissionResponse,
+  AuthStatusResponse,
+  AuthUserAddRequest,
+  AuthUserAddResponse,
+  AuthUserChangePasswordRequest,
+  AuthUserChangePasswordResponse,
+  AuthUserDeleteRequest,
+  AuthUserDeleteResponse,
+  AuthUserGetRequest,
+  AuthUserGetResponse,
+  AuthUserGrantRoleRequest,
+  AuthUserGrantRoleResponse,
+  AuthUserListResponse,
+  AuthUserRevokeRoleRequest,
+  AuthUserRevokeRoleResponse,
   CompactionRequest,
   CompactionResponse,
   DefragmentResponse,
@@ -47,14 +76,28 @@ import type {
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 
+/** Who the caller says it is (checked only while auth is on). */
+export interface Credentials {
+  /** The `token` gRPC metadata, or the gateway's Authorization header. */
+  readonly token?: string;
+  /** The common name of a client certificate the client port verified (gRPC only, as etcd). */
+  readonly commonName?: string;
+}
+
 /** Per-call context: the client's deadline and cancellation (a closed call aborts the signal). */
 export interface CallContext {
   readonly signal?: AbortSignal;
+  readonly credentials?: Credentials;
 }
 
 /** A watch stream bound to this member's watchable store, with the header filled per response. */
 export interface ServerWatchStream {
   readonly stream: WatchStream;
+  /**
+   * Why the stream's caller may not watch [key, rangeEnd): the cancel reason etcd sends, or undefined
+   * when it may. Synchronous unless a token has to be verified.
+   */
+  refusal(key: Uint8Array, rangeEnd: Uint8Array): string | undefined | Promise<string | undefined>;
   /** The header of a watch response with this revision (etcd fills cluster, member, term). */
   header(revision: number): ResponseHeader;
   /** Stops the stream's watchers and its periodic progress. */
@@ -78,7 +121,7 @@ export interface ServerApi {
   compact(r: CompactionRequest, ctx?: CallContext): Promise<CompactionResponse>;
 
   /** A new watch stream; the caller feeds it WatchCreate/cancel/progress and drains responses(). */
-  openWatchStream(): ServerWatchStream;
+  openWatchStream(ctx?: CallContext): ServerWatchStream;
   /** Whether the member currently knows a leader (watch streams with `hasleader` metadata need it). */
   hasLeader(): boolean;
   /** Whether this member is a learner (it then serves only status and serializable ranges). */
@@ -108,6 +151,33 @@ export interface ServerApi {
    * point while writes go on; served without quorum, as etcd does. The caller must close it.
    */
   snapshot(ctx?: CallContext): Promise<BackendSnapshot>;
+
+  authEnable(ctx?: CallContext): Promise<AuthEnableResponse>;
+  authDisable(ctx?: CallContext): Promise<AuthDisableResponse>;
+  authStatus(ctx?: CallContext): Promise<AuthStatusResponse>;
+  authenticate(r: AuthenticateRequest, ctx?: CallContext): Promise<AuthenticateResponse>;
+  userAdd(r: AuthUserAddRequest, ctx?: CallContext): Promise<AuthUserAddResponse>;
+  userGet(r: AuthUserGetRequest, ctx?: CallContext): Promise<AuthUserGetResponse>;
+  userList(ctx?: CallContext): Promise<AuthUserListResponse>;
+  userDelete(r: AuthUserDeleteRequest, ctx?: CallContext): Promise<AuthUserDeleteResponse>;
+  userChangePassword(
+    r: AuthUserChangePasswordRequest,
+    ctx?: CallContext,
+  ): Promise<AuthUserChangePasswordResponse>;
+  userGrantRole(r: AuthUserGrantRoleRequest, ctx?: CallContext): Promise<AuthUserGrantRoleResponse>;
+  userRevokeRole(r: AuthUserRevokeRoleRequest, ctx?: CallContext): Promise<AuthUserRevokeRoleResponse>;
+  roleAdd(r: AuthRoleAddRequest, ctx?: CallContext): Promise<AuthRoleAddResponse>;
+  roleGet(r: AuthRoleGetRequest, ctx?: CallContext): Promise<AuthRoleGetResponse>;
+  roleList(ctx?: CallContext): Promise<AuthRoleListResponse>;
+  roleDelete(r: AuthRoleDeleteRequest, ctx?: CallContext): Promise<AuthRoleDeleteResponse>;
+  roleGrantPermission(
+    r: AuthRoleGrantPermissionRequest,
+    ctx?: CallContext,
+  ): Promise<AuthRoleGrantPermissionResponse>;
+  roleRevokePermission(
+    r: AuthRoleRevokePermissionRequest,
+    ctx?: CallContext,
+  ): Promise<AuthRoleRevokePermissionResponse>;
 
   /** For GET /health (false on no leader or any alarm, as etcd 3.4 does). */
   health(): Promise<Health>;

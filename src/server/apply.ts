@@ -4,6 +4,7 @@
 // While a NOSPACE alarm is raised, requests that add data are refused; while CORRUPT is raised,
 // everything is (etcd's capped and corrupt appliers).
 
+import type { AuthInfo, AuthStore, TokenProvider } from '../auth/index.js';
 import { errNoSpace as errKeyspaceNoSpace } from '../mvcc/errors.js';
 import { header, type KvApplier } from '../mvcc/kv-apply.js';
 import type { Lessor } from '../lease/lessor.js';
@@ -18,12 +19,19 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import type { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type { AlarmStore } from './alarms.js';
+import { applyAuth, checkPermitted } from './apply-auth.js';
 import { errCorrupt } from './errors.js';
 import { txnCost } from './quota.js';
 
 /** What applying produced for the waiting client: a response, or the error to answer with. */
 export type ApplyOutcome =
-  | { readonly ok: true; readonly response: object; readonly compacted?: Promise<void> }
+  | {
+      readonly ok: true;
+      readonly response: object;
+      readonly compacted?: Promise<void>;
+      /** Authenticate with JWTs: the proposer signs a token for this user and revision. */
+      readonly toSign?: AuthInfo;
+    }
   | { readonly ok: false; readonly error: Error };
 
 export interface ApplierParts {
@@ -31,6 +39,8 @@ export interface ApplierParts {
   readonly lessor: Lessor;
   readonly alarms: AlarmStore;
   readonly cluster: RaftCluster;
+  readonly auth: AuthStore;
+  readonly tokens: TokenProvider;
   /** Told when an alarm is raised or cleared (for logs and metrics). */
   readonly onAlarm?: (action: 'raised' | 'cleared', memberId: bigint, type: AlarmType) => void;
 }
@@ -38,16 +48,20 @@ export interface ApplierParts {
 export class Applier {
   constructor(private readonly parts: ApplierParts) {}
 
-  apply(r: InternalRaftRequest): ApplyOutcome {
+  /** Applies `r`, the request of the raft entry at `index`. */
+  apply(r: InternalRaftRequest, index = 0): ApplyOutcome {
     try {
-      return { ok: true, ...this.dispatch(r) };
+      return { ok: true, ...this.dispatch(r, index) };
     } catch (e) {
       return { ok: false, error: e instanceof Error ? e : new Error(String(e)) };
     }
   }
 
-  private dispatch(r: InternalRaftRequest): { response: object; compacted?: Promise<void> } {
-    const { kv, lessor, alarms } = this.parts;
+  private dispatch(
+    r: InternalRaftRequest,
+    index: number,
+  ): { response: object; compacted?: Promise<void>; toSign?: AuthInfo } {
+    const { kv, lessor, alarms, auth } = this.parts;
     // Alarm requests always go through: they are how an alarm is cleared.
     if (r.alarm !== undefined) return { response: this.alarm(r.alarm) };
     // Membership housekeeping is never refused either: members must be able to publish themselves.
@@ -65,6 +79,14 @@ export class Applier {
     }
     if (alarms.has(AlarmType.CORRUPT)) throw errCorrupt();
     const capped = alarms.has(AlarmType.NOSPACE);
+    checkPermitted(auth, lessor, r);
+    const authApplied = applyAuth(auth, this.parts.tokens, r, index);
+    if (authApplied !== undefined) {
+      return {
+        response: { header: header(kv.store.revision), ...authApplied.response },
+        toSign: authApplied.toSign,
+      };
+    }
     if (r.put !== undefined) {
       if (capped) throw errKeyspaceNoSpace();
       return { response: kv.put(r.put).response };

@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { DEFAULT_SIMPLE_TTL_MS, SimpleTokens } from '../auth/index.js';
 import { RawNode } from '../raft/rawnode.js';
 import { MemoryStorage } from '../raft/storage.js';
 import {
@@ -123,7 +124,9 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
     },
   };
   const backend = Backend.open(layout.backendPath, backendOptions);
+  const tokens = o.tokens ?? new SimpleTokens(DEFAULT_SIMPLE_TTL_MS, Date.now);
   const stateOptions = {
+    tokens,
     identity: { clusterId: identity.clusterId, localId: identity.memberId },
     lessor: {
       now: () => performance.now(),
@@ -233,7 +236,7 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
   }
 
   const driver = new RaftDriver(node, storage, wal, layout.snapDir, o.heartbeatMs);
-  const settings = { ...o, ...identity, snapDir: layout.snapDir, backendPath: layout.backendPath };
+  const settings = { ...o, ...identity, tokens, snapDir: layout.snapDir, backendPath: layout.backendPath };
   return new Member(
     settings,
     state,

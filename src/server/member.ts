@@ -9,6 +9,19 @@ import { dirname, join } from 'node:path';
 
 import type { Registry } from 'prom-client';
 
+import {
+  AuthError,
+  errAuthFailed,
+  errInvalidAuthToken,
+  errUserEmpty,
+  hashPassword,
+  passwordMatches,
+  SimpleTokens,
+  DEFAULT_SIMPLE_TTL_MS,
+  BCRYPT_DEFAULT_COST,
+  type AuthInfo,
+  type TokenProvider,
+} from '../auth/index.js';
 import { LeaseError } from '../lease/index.js';
 import { errCompacted, KeyspaceError } from '../mvcc/errors.js';
 import { isReadOnly } from '../mvcc/kv-apply.js';
@@ -38,6 +51,35 @@ import {
   LeaseTimeToLiveResponse,
   type AlarmRequest,
   type AlarmResponse,
+  type AuthDisableResponse,
+  type AuthEnableResponse,
+  type AuthenticateRequest,
+  type AuthenticateResponse,
+  type AuthRoleAddRequest,
+  type AuthRoleAddResponse,
+  type AuthRoleDeleteRequest,
+  type AuthRoleDeleteResponse,
+  type AuthRoleGetRequest,
+  type AuthRoleGetResponse,
+  type AuthRoleGrantPermissionRequest,
+  type AuthRoleGrantPermissionResponse,
+  type AuthRoleListResponse,
+  type AuthRoleRevokePermissionRequest,
+  type AuthRoleRevokePermissionResponse,
+  type AuthStatusResponse,
+  type AuthUserAddRequest,
+  type AuthUserAddResponse,
+  type AuthUserChangePasswordRequest,
+  type AuthUserChangePasswordResponse,
+  type AuthUserDeleteRequest,
+  type AuthUserDeleteResponse,
+  type AuthUserGetRequest,
+  type AuthUserGetResponse,
+  type AuthUserGrantRoleRequest,
+  type AuthUserGrantRoleResponse,
+  type AuthUserListResponse,
+  type AuthUserRevokeRoleRequest,
+  type AuthUserRevokeRoleResponse,
   type CompactionRequest,
   type CompactionResponse,
   type DefragmentResponse,
@@ -91,6 +133,7 @@ import { AutoCompactor, type CompactionPolicy } from './compactor.js';
 import { CorruptionMonitor, type PeerHashSource } from './corrupt-check.js';
 import { takeBackendSnapshot, type BackendSnapshot } from './backend-snapshot.js';
 import type { CallContext, Health, ServerWatchStream } from './api.js';
+import { checkTxn } from './apply-auth.js';
 import type { ApplyOutcome } from './apply.js';
 import {
   errBadLeaderTransferee,
@@ -164,6 +207,10 @@ export interface MemberSettings {
   readonly onRemoved?: () => void;
   /** Called when the member must stop because of a failure (exit code 1); default: stop the member. */
   readonly onFatal?: () => void;
+  /** --auth-token's provider (default: simple tokens with etcd's TTL). */
+  readonly tokens?: TokenProvider;
+  /** --bcrypt-cost (default 10). */
+  readonly bcryptCost?: number;
 }
 
 /** What the member needs from the peer side (the transport), kept abstract for a single member. */
@@ -187,6 +234,7 @@ export class Member {
   private readonly reads: ReadIndexBatcher;
   private readonly quota: BackendQuota;
   private readonly requestTimeoutMs: number;
+  private readonly tokens: TokenProvider;
   private leaseTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private compactor: AutoCompactor | undefined;
@@ -221,6 +269,7 @@ export class Member {
   ) {
     this.metrics = telemetry.registry;
     this.ids = new RequestIdGenerator(settings.memberId, Date.now());
+    this.tokens = settings.tokens ?? new SimpleTokens(DEFAULT_SIMPLE_TTL_MS, Date.now);
     this.applied = new AppliedIndex(init.applied);
     this.snapshotIndex = init.snapshotIndex;
     this.confState = init.confState;
@@ -445,6 +494,7 @@ export class Member {
   async range(r: RangeRequest, ctx?: CallContext): Promise<RangeResponse> {
     validateRange(r);
     if (!r.serializable) await this.linearizableRead(ctx);
+    if (this.current.auth.isEnabled) this.current.auth.checkRead(await this.caller(ctx), r.key, r.rangeEnd);
     return this.fill(this.current.kv.range(r));
   }
 
@@ -463,6 +513,8 @@ export class Member {
     validateTxn(r, this.settings.maxTxnOps);
     if (isReadOnly(r)) {
       await this.linearizableRead(ctx);
+      const { auth, lessor } = this.current;
+      if (auth.isEnabled) checkTxn(auth, lessor, await this.caller(ctx), r);
       return this.fill(this.current.kv.txn(r).response);
     }
     this.checkQuota({ txn: r });
@@ -478,13 +530,46 @@ export class Member {
 
   // ---- Watch ---------------------------------------------------------------------------------------
 
-  openWatchStream(): ServerWatchStream {
+  openWatchStream(ctx?: CallContext): ServerWatchStream {
     const stream = new WatchStream(this.current.watchable);
+    const refusalOf = (e: unknown): string => {
+      if (!(e instanceof AuthError)) throw e;
+      // etcd sends the status's full text as the cancel reason.
+      const code =
+        e.code === 'Unauthenticated'
+          ? 'Unauthenticated'
+          : e.code === 'InvalidArgument'
+            ? 'InvalidArgument'
+            : 'PermissionDenied';
+      return `rpc error: code = ${code} desc = ${code === 'PermissionDenied' ? 'etcdserver: permission denied' : e.message}`;
+    };
+    const refusal = (
+      key: Uint8Array,
+      rangeEnd: Uint8Array,
+    ): string | undefined | Promise<string | undefined> => {
+      const auth = this.current.auth;
+      if (!auth.isEnabled) return undefined;
+      const check = (info: AuthInfo | undefined): string | undefined => {
+        try {
+          this.current.auth.checkRead(info, key, rangeEnd);
+          return undefined;
+        } catch (e) {
+          return refusalOf(e);
+        }
+      };
+      try {
+        const info = this.callerNow(ctx);
+        return info instanceof Promise ? info.then(check, refusalOf) : check(info);
+      } catch (e) {
+        return refusalOf(e);
+      }
+    };
     // Periodic progress notifications, as etcd sends them every 10 minutes by default.
     const progress = setInterval(() => stream.tickProgress(), 10 * 60 * 1000);
     progress.unref();
     return {
       stream,
+      refusal,
       header: (revision) => this.header(BigInt(revision)),
       close: () => {
         clearInterval(progress);
@@ -630,6 +715,7 @@ export class Member {
   // ---- Cluster -------------------------------------------------------------------------------------
 
   async memberAdd(r: MemberAddRequest, ctx?: CallContext): Promise<MemberAddResponse> {
+    await this.checkAdmin(ctx);
     const peerUrls = parsePeerUrls(r.peerURLs);
     if (this.settings.strictReconfigCheck && !r.isLearner) {
       if (!this.current.cluster.isReadyToAddVotingMember()) throw notEnoughStarted();
@@ -648,6 +734,7 @@ export class Member {
   }
 
   async memberRemove(r: MemberRemoveRequest, ctx?: CallContext): Promise<MemberRemoveResponse> {
+    await this.checkAdmin(ctx);
     const cluster = this.current.cluster;
     if (this.settings.strictReconfigCheck) {
       const target = cluster.member(r.ID);
@@ -660,6 +747,7 @@ export class Member {
   }
 
   async memberUpdate(r: MemberUpdateRequest, ctx?: CallContext): Promise<MemberUpdateResponse> {
+    await this.checkAdmin(ctx);
     const peerUrls = parsePeerUrls(r.peerURLs);
     const context = encodeUpdateContext(r.ID, peerUrls);
     await this.proposeConfChange({ type: 'updateNode', nodeId: r.ID, context }, ctx);
@@ -667,6 +755,7 @@ export class Member {
   }
 
   async memberPromote(r: MemberPromoteRequest, ctx?: CallContext): Promise<MemberPromoteResponse> {
+    await this.checkAdmin(ctx);
     const cluster = this.current.cluster;
     const target = cluster.member(r.ID);
     if (target === undefined) throw new MembershipErrorAsServer('id-not-found');
@@ -758,21 +847,25 @@ export class Member {
     };
   }
 
-  async defragment(): Promise<DefragmentResponse> {
+  async defragment(ctx?: CallContext): Promise<DefragmentResponse> {
+    await this.checkMaintenanceAdmin(ctx);
     const done = await this.current.backend.defragment();
     this.telemetry.defrag(done.durationMs / 1000);
     return { header: undefined };
   }
 
-  snapshot(): Promise<BackendSnapshot> {
+  async snapshot(ctx?: CallContext): Promise<BackendSnapshot> {
+    await this.checkMaintenanceAdmin(ctx);
     return takeBackendSnapshot(this.current.backend, this.settings.snapDir);
   }
 
-  async hash(): Promise<HashResponse> {
+  async hash(ctx?: CallContext): Promise<HashResponse> {
+    await this.checkMaintenanceAdmin(ctx);
     return { header: this.header(), hash: this.current.store.hashAll() };
   }
 
-  async hashKV(r: HashKVRequest): Promise<HashKVResponse> {
+  async hashKV(r: HashKVRequest, ctx?: CallContext): Promise<HashKVResponse> {
+    await this.checkMaintenanceAdmin(ctx);
     const h = this.current.store.hashByRev(Number(r.revision));
     return {
       header: this.header(BigInt(h.revision)),
@@ -824,6 +917,167 @@ export class Member {
     return { server: SERVER_VERSION, cluster: CLUSTER_VERSION };
   }
 
+  // ---- Auth ----------------------------------------------------------------------------------------
+
+  /**
+   * The caller while auth is on: from its token, else from the client certificate the client port
+   * verified; undefined without either (and always while auth is off). An unknown or lapsed token is
+   * refused ("invalid auth token").
+   */
+  private callerNow(ctx?: CallContext): AuthInfo | undefined | Promise<AuthInfo | undefined> {
+    const auth = this.current.auth;
+    if (!auth.isEnabled) return undefined;
+    const c = ctx?.credentials;
+    if (c?.token !== undefined && c.token !== '') {
+      const info = this.tokens.info(c.token, auth.revision);
+      const known = (i: AuthInfo | undefined): AuthInfo => {
+        if (i === undefined) throw errInvalidAuthToken();
+        return i;
+      };
+      return info instanceof Promise ? info.then(known) : known(info);
+    }
+    if (c?.commonName !== undefined && c.commonName !== '') {
+      return { username: c.commonName, revision: auth.revision };
+    }
+    return undefined;
+  }
+
+  private async caller(ctx?: CallContext): Promise<AuthInfo | undefined> {
+    return this.callerNow(ctx);
+  }
+
+  /** Cluster changes need root while auth is on. */
+  private async checkAdmin(ctx?: CallContext): Promise<void> {
+    if (this.current.auth.isEnabled) this.current.auth.checkAdmin(await this.caller(ctx));
+  }
+
+  /**
+   * Defragment, Snapshot, Hash and HashKV need root too; etcd 3.4 answers those refusals with its
+   * internal error (code Unknown, "auth: ..."), which etcdctl prints as such.
+   */
+  private async checkMaintenanceAdmin(ctx?: CallContext): Promise<void> {
+    try {
+      await this.checkAdmin(ctx);
+    } catch (e) {
+      if (!(e instanceof AuthError)) throw e;
+      throw new ServerError('Unknown', e.message.replace(/^etcdserver: /, 'auth: '));
+    }
+  }
+
+  async authEnable(ctx?: CallContext): Promise<AuthEnableResponse> {
+    return this.fill((await this.propose({ authEnable: {} }, ctx)) as AuthEnableResponse);
+  }
+
+  async authDisable(ctx?: CallContext): Promise<AuthDisableResponse> {
+    return this.fill((await this.propose({ authDisable: {} }, ctx)) as AuthDisableResponse);
+  }
+
+  async authStatus(): Promise<AuthStatusResponse> {
+    const auth = this.current.auth;
+    return { header: this.header(), enabled: auth.isEnabled, authRevision: BigInt(auth.revision) };
+  }
+
+  /**
+   * Checks the password here (bcrypt is slow: never while applying), then proposes the session so
+   * that every member learns a simple token. If the auth store changed while the password was being
+   * checked, it checks again against the new state (etcd's loop).
+   */
+  async authenticate(r: AuthenticateRequest, ctx?: CallContext): Promise<AuthenticateResponse> {
+    await this.linearizableRead(ctx);
+    for (let attempt = 0; ; attempt++) {
+      const { hash, revision } = this.current.auth.passwordOf(r.name);
+      if (!(await passwordMatches(r.password, hash))) throw errAuthFailed();
+      const authenticate = { name: r.name, password: '', simpleToken: this.tokens.prefix() };
+      const outcome = await this.proposeOutcome({ authenticate }, ctx, false);
+      if (revision !== this.current.auth.revision && attempt < 3) continue;
+      const response = outcome.response as AuthenticateResponse;
+      if (outcome.toSign !== undefined) {
+        response.token = await this.tokens.sign(outcome.toSign.username, outcome.toSign.revision);
+      }
+      return this.fill(response);
+    }
+  }
+
+  async userAdd(r: AuthUserAddRequest, ctx?: CallContext): Promise<AuthUserAddResponse> {
+    if (r.name === '') throw errUserEmpty();
+    const noPassword = r.options?.noPassword === true;
+    const hashedPassword = noPassword ? '' : await this.hashed(r.password, r.hashedPassword);
+    const authUserAdd = { ...r, password: '', hashedPassword };
+    return this.fill((await this.propose({ authUserAdd }, ctx)) as AuthUserAddResponse);
+  }
+
+  async userChangePassword(
+    r: AuthUserChangePasswordRequest,
+    ctx?: CallContext,
+  ): Promise<AuthUserChangePasswordResponse> {
+    const authUserChangePassword = {
+      ...r,
+      password: '',
+      hashedPassword: await this.hashed(r.password, r.hashedPassword),
+    };
+    return this.fill((await this.propose({ authUserChangePassword }, ctx)) as AuthUserChangePasswordResponse);
+  }
+
+  /** The base64 bcrypt hash the raft entry carries (a client may send one already made, as 3.5 allows). */
+  private hashed(password: string, given: string): Promise<string> {
+    if (given !== '') return Promise.resolve(given);
+    return hashPassword(password, this.settings.bcryptCost ?? BCRYPT_DEFAULT_COST);
+  }
+
+  async userGet(r: AuthUserGetRequest, ctx?: CallContext): Promise<AuthUserGetResponse> {
+    return this.fill((await this.propose({ authUserGet: r }, ctx)) as AuthUserGetResponse);
+  }
+
+  async userList(ctx?: CallContext): Promise<AuthUserListResponse> {
+    return this.fill((await this.propose({ authUserList: {} }, ctx)) as AuthUserListResponse);
+  }
+
+  async userDelete(r: AuthUserDeleteRequest, ctx?: CallContext): Promise<AuthUserDeleteResponse> {
+    return this.fill((await this.propose({ authUserDelete: r }, ctx)) as AuthUserDeleteResponse);
+  }
+
+  async userGrantRole(r: AuthUserGrantRoleRequest, ctx?: CallContext): Promise<AuthUserGrantRoleResponse> {
+    return this.fill((await this.propose({ authUserGrantRole: r }, ctx)) as AuthUserGrantRoleResponse);
+  }
+
+  async userRevokeRole(r: AuthUserRevokeRoleRequest, ctx?: CallContext): Promise<AuthUserRevokeRoleResponse> {
+    return this.fill((await this.propose({ authUserRevokeRole: r }, ctx)) as AuthUserRevokeRoleResponse);
+  }
+
+  async roleAdd(r: AuthRoleAddRequest, ctx?: CallContext): Promise<AuthRoleAddResponse> {
+    return this.fill((await this.propose({ authRoleAdd: r }, ctx)) as AuthRoleAddResponse);
+  }
+
+  async roleGet(r: AuthRoleGetRequest, ctx?: CallContext): Promise<AuthRoleGetResponse> {
+    return this.fill((await this.propose({ authRoleGet: r }, ctx)) as AuthRoleGetResponse);
+  }
+
+  async roleList(ctx?: CallContext): Promise<AuthRoleListResponse> {
+    return this.fill((await this.propose({ authRoleList: {} }, ctx)) as AuthRoleListResponse);
+  }
+
+  async roleDelete(r: AuthRoleDeleteRequest, ctx?: CallContext): Promise<AuthRoleDeleteResponse> {
+    return this.fill((await this.propose({ authRoleDelete: r }, ctx)) as AuthRoleDeleteResponse);
+  }
+
+  async roleGrantPermission(
+    r: AuthRoleGrantPermissionRequest,
+    ctx?: CallContext,
+  ): Promise<AuthRoleGrantPermissionResponse> {
+    return this.fill(
+      (await this.propose({ authRoleGrantPermission: r }, ctx)) as AuthRoleGrantPermissionResponse,
+    );
+  }
+
+  async roleRevokePermission(
+    r: AuthRoleRevokePermissionRequest,
+    ctx?: CallContext,
+  ): Promise<AuthRoleRevokePermissionResponse> {
+    return this.fill(
+      (await this.propose({ authRoleRevokePermission: r }, ctx)) as AuthRoleRevokePermissionResponse,
+    );
+  }
+
   // ---- Proposals -----------------------------------------------------------------------------------
 
   private checkQuota(r: CostedRequest): void {
@@ -842,17 +1096,22 @@ export class Member {
     return (await this.proposeOutcome(request, ctx)).response;
   }
 
+  /**
+   * Proposes `request` and waits for its outcome. `withCaller`: the entry carries the caller's user
+   * name and auth revision (while auth is on), which the apply checks permissions against.
+   */
   private async proposeOutcome(
     request: Partial<InternalRaftRequest>,
     ctx?: CallContext,
-  ): Promise<{ response: object; compacted?: Promise<void> }> {
+    withCaller = true,
+  ): Promise<Extract<ApplyOutcome, { ok: true }>> {
     if (this.stopped) throw errStopped();
     if (this.driver.commit > this.applied.index + MAX_GAP_BETWEEN_APPLY_AND_COMMIT)
       throw errTooManyRequests();
+    const info = withCaller && this.current.auth.isEnabled ? await this.caller(ctx) : undefined;
     const id = this.ids.next();
-    const data = InternalRaftRequest.encode(
-      InternalRaftRequest.fromPartial({ ...request, header: { ID: id, username: '', authRevision: 0n } }),
-    ).finish();
+    const header = { ID: id, username: info?.username ?? '', authRevision: BigInt(info?.revision ?? 0) };
+    const data = InternalRaftRequest.encode(InternalRaftRequest.fromPartial({ ...request, header })).finish();
     if (data.byteLength > this.settings.maxRequestBytes) throw errRequestTooLarge();
     return this.awaitApplied(id, this.leaderId, ctx, () => this.submit(id, data), true);
   }
@@ -989,7 +1248,7 @@ export class Member {
       throw new Error(`entry ${e.index} holds no decodable request: ${String(err)}`);
     }
     const started = performance.now();
-    const outcome = this.current.applier.apply(request);
+    const outcome = this.current.applier.apply(request, e.index);
     this.telemetry.applied(performance.now() - started);
     const id = request.header?.ID ?? request.ID;
     this.waits.trigger(id, outcome);

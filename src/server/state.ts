@@ -1,6 +1,7 @@
 // The replicated state of a member, all in one backend: the keyspace (with watch), the lessor and
 // the alarms, wired to each other and to the applier. Opening rebuilds everything from the backend.
 
+import { AuthStore, DEFAULT_SIMPLE_TTL_MS, SimpleTokens, type TokenProvider } from '../auth/index.js';
 import { Lessor, type LessorConfig } from '../lease/index.js';
 import { RaftCluster, type ClusterIdentity } from '../membership/index.js';
 import { KvApplier } from '../mvcc/kv-apply.js';
@@ -13,6 +14,8 @@ import { Applier, type ApplierParts } from './apply.js';
 export interface StateOptions {
   readonly identity: ClusterIdentity;
   readonly lessor: LessorConfig;
+  /** The member's auth tokens: they outlive a state replaced by a leader's snapshot (default: simple). */
+  readonly tokens?: TokenProvider;
   readonly logger: KeyspaceLogger;
   readonly onAlarm?: ApplierParts['onAlarm'];
   /** Counts the keyspace's operations (etcd_mvcc_*_total). */
@@ -26,6 +29,7 @@ export interface MemberState {
   readonly lessor: Lessor;
   readonly alarms: AlarmStore;
   readonly cluster: RaftCluster;
+  readonly auth: AuthStore;
   readonly kv: KvApplier;
   readonly applier: Applier;
   /** Closes the keyspace; the watchers stay until `watchable.close()` (they may move to a new state). */
@@ -53,8 +57,14 @@ export function openState(backend: Backend, options: StateOptions, replaced?: Me
   }
   const alarms = new AlarmStore(backend.batchTx);
   const cluster = RaftCluster.recover(options.identity, backend.batchTx);
+  const tokens = options.tokens ?? new SimpleTokens(DEFAULT_SIMPLE_TTL_MS, Date.now);
+  const auth = new AuthStore(backend.batchTx, {
+    userInvalidated: (name) => tokens.invalidateUser(name),
+    enabledChanged: (enabled) => tokens.setEnabled(enabled),
+  });
+  tokens.setEnabled(auth.isEnabled);
   const kv = new KvApplier(store, (id) => lessor.has(id));
-  const applier = new Applier({ kv, lessor, alarms, cluster, onAlarm: options.onAlarm });
+  const applier = new Applier({ kv, lessor, alarms, cluster, auth, tokens, onAlarm: options.onAlarm });
   return {
     backend,
     store,
@@ -62,6 +72,7 @@ export function openState(backend: Backend, options: StateOptions, replaced?: Me
     lessor,
     alarms,
     cluster,
+    auth,
     kv,
     applier,
     async close() {

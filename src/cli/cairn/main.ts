@@ -18,6 +18,7 @@ import {
   type BootstrapCluster,
 } from '../../membership/index.js';
 import type { BootstrapPeer } from '../../raft/types.js';
+import { createTokenProvider, TokenOptionError, type TokenProvider } from '../../auth/index.js';
 import { dataDirLayout, hasMemberData, openMember } from '../../server/bootstrap.js';
 import type { Logger, Member } from '../../server/member.js';
 import { CLUSTER_VERSION, SERVER_VERSION } from '../../server/member.js';
@@ -89,6 +90,14 @@ async function main(): Promise<void> {
     throw e;
   }
   for (const note of autoTls.notes) logger.warn(note);
+  // --auth-token: a JWT provider's key files are read now, so a bad one stops the start-up here.
+  let tokens: TokenProvider;
+  try {
+    tokens = createTokenProvider({ authToken: config.authToken, ttlSeconds: config.authTokenTtlSeconds });
+  } catch (e) {
+    if (e instanceof TokenOptionError) fail(`cairn: ${e.message}`);
+    throw e;
+  }
   const fetchHashKV: typeof fetchPeerHashKV = (url, revision, timeoutMs) =>
     fetchPeerHashKV(url, revision, timeoutMs, peerTls);
 
@@ -194,6 +203,8 @@ async function main(): Promise<void> {
     logger,
     onRemoved: () => void stop(0),
     onFatal: () => void stop(1),
+    tokens,
+    bcryptCost: config.bcryptCost,
     metrics,
     forceNewCluster:
       restarting && config.forceNewCluster

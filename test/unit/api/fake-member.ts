@@ -17,6 +17,34 @@ import {
   alarmTypeToJSON,
   type AlarmRequest,
   type AlarmResponse,
+  type AuthDisableResponse,
+  type AuthEnableResponse,
+  type AuthenticateRequest,
+  type AuthenticateResponse,
+  type AuthRoleAddRequest,
+  type AuthRoleAddResponse,
+  type AuthRoleDeleteRequest,
+  type AuthRoleDeleteResponse,
+  type AuthRoleGetRequest,
+  type AuthRoleGetResponse,
+  type AuthRoleGrantPermissionRequest,
+  type AuthRoleGrantPermissionResponse,
+  type AuthRoleListResponse,
+  type AuthRoleRevokePermissionRequest,
+  type AuthRoleRevokePermissionResponse,
+  type AuthUserAddRequest,
+  type AuthUserAddResponse,
+  type AuthUserChangePasswordRequest,
+  type AuthUserChangePasswordResponse,
+  type AuthUserDeleteRequest,
+  type AuthUserDeleteResponse,
+  type AuthUserGetRequest,
+  type AuthUserGetResponse,
+  type AuthUserGrantRoleRequest,
+  type AuthUserGrantRoleResponse,
+  type AuthUserListResponse,
+  type AuthUserRevokeRoleRequest,
+  type AuthUserRevokeRoleResponse,
   type CompactionResponse,
   type DeleteRangeResponse,
   type LeaseGrantResponse,
@@ -103,6 +131,46 @@ export function startFakeMember(t: TestContext): FakeMember {
     registers: [registry],
   }).set(1);
 
+  /** Auth as the member answers it (without credentials: these tests run with auth off). */
+  const via =
+    <T>(key: keyof InternalRaftRequest) =>
+    async (r: object = {}): Promise<T> =>
+      withHeader(
+        (await apply<T & { header: ResponseHeader | undefined }>({ [key]: r })) as T & {
+          header: ResponseHeader | undefined;
+        },
+      );
+  const authApi = {
+    authEnable: () => via<AuthEnableResponse>('authEnable')(),
+    authDisable: () => via<AuthDisableResponse>('authDisable')(),
+    authStatus: async () => ({
+      header: header(),
+      enabled: state.auth.isEnabled,
+      authRevision: BigInt(state.auth.revision),
+    }),
+    authenticate: async (r: AuthenticateRequest) => {
+      state.auth.passwordOf(r.name);
+      return via<AuthenticateResponse>('authenticate')({ name: r.name, password: '', simpleToken: 'fake' });
+    },
+    userAdd: (r: AuthUserAddRequest) => via<AuthUserAddResponse>('authUserAdd')(r),
+    userGet: (r: AuthUserGetRequest) => via<AuthUserGetResponse>('authUserGet')(r),
+    userList: () => via<AuthUserListResponse>('authUserList')(),
+    userDelete: (r: AuthUserDeleteRequest) => via<AuthUserDeleteResponse>('authUserDelete')(r),
+    userChangePassword: (r: AuthUserChangePasswordRequest) =>
+      via<AuthUserChangePasswordResponse>('authUserChangePassword')(r),
+    userGrantRole: (r: AuthUserGrantRoleRequest) => via<AuthUserGrantRoleResponse>('authUserGrantRole')(r),
+    userRevokeRole: (r: AuthUserRevokeRoleRequest) =>
+      via<AuthUserRevokeRoleResponse>('authUserRevokeRole')(r),
+    roleAdd: (r: AuthRoleAddRequest) => via<AuthRoleAddResponse>('authRoleAdd')(r),
+    roleGet: (r: AuthRoleGetRequest) => via<AuthRoleGetResponse>('authRoleGet')(r),
+    roleList: () => via<AuthRoleListResponse>('authRoleList')(),
+    roleDelete: (r: AuthRoleDeleteRequest) => via<AuthRoleDeleteResponse>('authRoleDelete')(r),
+    roleGrantPermission: (r: AuthRoleGrantPermissionRequest) =>
+      via<AuthRoleGrantPermissionResponse>('authRoleGrantPermission')(r),
+    roleRevokePermission: (r: AuthRoleRevokePermissionRequest) =>
+      via<AuthRoleRevokePermissionResponse>('authRoleRevokePermission')(r),
+  };
+
   const api: ServerApi = {
     header: (revision) => header(revision),
     range: async (r) => {
@@ -126,12 +194,14 @@ export function startFakeMember(t: TestContext): FakeMember {
       const stream = new WatchStream(state.watchable);
       return {
         stream,
+        refusal: () => undefined,
         // A compaction notice has no revision (etcd leaves it out of the header).
         header: (revision) => header(BigInt(revision)),
         close: () => stream.close(),
       };
     },
     hasLeader: () => leader,
+    ...authApi,
     isLearner: () => learner,
     leaseGrant: async (r) => {
       const ID = r.ID === 0n ? nextLease++ : r.ID;

@@ -134,27 +134,31 @@ test('unmapped errors are Unknown with their text; membership errors use their w
   });
 });
 
-test('auth is off: status, refusals, and what is not implemented', async (t) => {
+test('auth is off: status, refusals, users kept for later, and what is not implemented', async (t) => {
   const { client } = await setup(t);
   const st = await unary(client, AuthService.authStatus, {});
   assert.ok(st.ok);
   assert.equal(st.value.enabled, false);
-  assert.equal(st.value.authRevision, 0n);
+  // A new store starts at auth revision 1, as etcd's does.
+  assert.equal(st.value.authRevision, 1n);
   assert.deepEqual(failed(await unary(client, AuthService.authenticate, { name: 'a', password: 'b' })), {
     code: Status.FAILED_PRECONDITION,
     message: 'etcdserver: authentication is not enabled',
   });
-  assert.equal(
-    failed(
-      await unary(client, AuthService.userAdd, {
-        name: 'u',
-        password: 'p',
-        options: undefined,
-        hashedPassword: '',
-      }),
-    ).code,
-    Status.UNIMPLEMENTED,
-  );
+  const added = await unary(client, AuthService.userAdd, {
+    name: 'u',
+    password: '',
+    options: { noPassword: true },
+    hashedPassword: '',
+  });
+  assert.ok(added.ok);
+  const users = await unary(client, AuthService.userList, {});
+  assert.ok(users.ok);
+  assert.deepEqual(users.value.users, ['u']);
+  assert.deepEqual(failed(await unary(client, AuthService.authEnable, {})), {
+    code: Status.FAILED_PRECONDITION,
+    message: 'etcdserver: root user does not exist',
+  });
   assert.equal(
     failed(await unary(client, MaintenanceService.downgrade, { action: 0, version: '3.4.0' })).code,
     Status.UNIMPLEMENTED,
