@@ -18,3 +18,13 @@ export async function hashPassword(password: string, cost: number): Promise<stri
 export function passwordMatches(password: string, storedHash: string): Promise<boolean> {
   return bcrypt.compare(password, storedHash);
 }
+
+/**
+ * The stored bcrypt hash for a raft entry: the base64 hash it carries, or (an entry written by etcd
+ * before 3.5, which carried the plain password) a hash made now. Only such old entries pay bcrypt
+ * while applying; each member then stores its own salt, as etcd 3.4 members did.
+ */
+export function storedHash(password: string, hashedPassword: string, cost = BCRYPT_DEFAULT_COST): Uint8Array {
+  if (hashedPassword === '' && password !== '') return Buffer.from(bcrypt.hashSync(password, cost), 'latin1');
+  return Buffer.from(hashedPassword, 'base64');
+}

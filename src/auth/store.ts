@@ -4,7 +4,7 @@
 // committed entries. Every change bumps the auth revision except enabling; a request that carries an
 // older auth revision than the store's is refused ("revision of auth store is old").
 // Passwords arrive already hashed (bcrypt): hashing is slow and salted, so it happens once, on the
-// member that proposes, never while applying.
+// member that proposes, not while applying (except for entries etcd 3.4 wrote; see storedHash).
 
 import { Permission, Role, User } from '../proto/authpb/auth.js';
 import type {
@@ -40,6 +40,7 @@ import {
   errUserEmpty,
   errUserNotFound,
 } from './errors.js';
+import { storedHash } from './password.js';
 import { covers, intervalOf, mergePermissions, type MergedPermissions } from './permissions.js';
 
 export const ROOT_USER = 'root';
@@ -151,7 +152,7 @@ export class AuthStore {
     const options = r.options ?? { noPassword: false };
     const user: User = {
       name: utf8(r.name),
-      password: options.noPassword ? EMPTY : Buffer.from(r.hashedPassword, 'base64'),
+      password: options.noPassword ? EMPTY : storedHash(r.password, r.hashedPassword),
       roles: [],
       options,
     };
@@ -170,7 +171,7 @@ export class AuthStore {
   userChangePassword(r: AuthUserChangePasswordRequest): void {
     const user = this.users.get(r.name);
     if (user === undefined) throw errUserNotFound();
-    const password = user.options?.noPassword === true ? EMPTY : Buffer.from(r.hashedPassword, 'base64');
+    const password = user.options?.noPassword === true ? EMPTY : storedHash(r.password, r.hashedPassword);
     this.putUser({ ...user, password });
     this.hooks.userInvalidated?.(r.name);
   }
