@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { cairnCluster, waitFor } from '../support/cairn-cluster.js';
+import { CAIRN_BIN, cairnCluster, waitFor } from '../support/cairn-cluster.js';
 import { makeTestCerts } from '../support/certs.js';
 import { ETCDCTL, leaderOf } from '../support/etcdctl.js';
 import { freePort, startRealEtcd } from '../support/real-etcd.js';
@@ -419,3 +419,21 @@ test(
     assert.match(login.stderr, /authentication failed, invalid user ID or password/);
   },
 );
+
+test('a JWT key that cannot be used stops the member before it touches its data dir', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = join(dir, 'never.etcd');
+  const garbage = join(dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a key\n');
+  for (const [option, message] of [
+    [`jwt,pub-key=${garbage},priv-key=${garbage},sign-method=RS256`, /cairn: auth: invalid key for RS256/],
+    [`jwt,priv-key=${join(dir, 'missing.pem')},sign-method=RS256`, /cairn: auth: cannot read priv-key/],
+    [`jwt,priv-key=${garbage},sign-method=XY123`, /unsupported sign-method "XY123"/],
+    ['jwt,pub-key', /auth: invalid auth options/],
+  ] as const) {
+    const r = await runTool(process.execPath, [CAIRN_BIN, '--data-dir', dataDir, '--auth-token', option]);
+    assert.notEqual(r.code, 0, option);
+    assert.match(r.stderr, message);
+    assert.equal(existsSync(dataDir), false, option);
+  }
+});
