@@ -182,7 +182,7 @@ export class AuthStore {
     if (r.role !== ROOT_ROLE && !this.roles.has(r.role)) throw errRoleNotFound();
     // Granting a role twice is accepted and changes nothing (etcd logs and ignores it).
     if (hasRole(user, r.role)) return;
-    this.putUser({ ...user, roles: [...user.roles, r.role].sort() });
+    this.putUser({ ...user, roles: [...user.roles, r.role].sort(byBytes) });
   }
 
   userRevokeRole(r: AuthUserRevokeRoleRequest): void {

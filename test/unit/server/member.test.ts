@@ -29,16 +29,27 @@ async function started(o: OpenMemberOptions): Promise<Member> {
   return m;
 }
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
+/**
+ * A temp dir for a test's members. It goes when the test ends, after the members handed to
+ * `stopLater` have stopped (after-hooks run in the order they were added, so one hook does both).
+ */
+function tempDir(t: { after: (fn: () => Promise<void>) => void }): {
+  dir: string;
+  stopLater: (m: Member) => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-member-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  const members: Member[] = [];
+  t.after(async () => {
+    for (const m of members) await m.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, stopLater: (m) => members.push(m) };
 }
 
 test('a single member elects itself, applies writes through raft and serves linearizable reads', async (t) => {
-  const dir = tempDir(t);
+  const { dir, stopLater } = tempDir(t);
   const m = await started(options(join(dir, 'default.etcd')));
-  t.after(() => m.stop());
+  stopLater(m);
   const put = await m.put(PutRequest.fromPartial({ key: bytes('foo'), value: bytes('bar') }));
   assert.equal(put.header?.revision, 2n);
   assert.equal(put.header?.memberId, 0x8e9e05c52164694dn);
@@ -73,7 +84,7 @@ test('a single member elects itself, applies writes through raft and serves line
 });
 
 test('a restart finds every acknowledged write, with the same revisions and leases', async (t) => {
-  const dir = tempDir(t);
+  const { dir, stopLater } = tempDir(t);
   const o = options(join(dir, 'm.etcd'), { snapshotCount: 50 });
   let m = await started(o);
   for (let group = 0; group < 4; group++) {
@@ -90,7 +101,7 @@ test('a restart finds every acknowledged write, with the same revisions and leas
   assert.ok(snaps.length >= 3, `raft snapshots every 50 entries: ${snaps.join(' ')}`);
 
   m = await started(o);
-  t.after(() => m.stop());
+  stopLater(m);
   const all = await m.range(RangeRequest.fromPartial({ key: bytes('k'), rangeEnd: bytes('l') }));
   assert.equal(all.count, 20n);
   assert.equal(all.header?.revision, 201n);
@@ -105,7 +116,7 @@ test('a restart finds every acknowledged write, with the same revisions and leas
 });
 
 test('the purge keeps the newest --max-snapshots snapshot files; a restart still finds everything', async (t) => {
-  const dir = tempDir(t);
+  const { dir, stopLater } = tempDir(t);
   const snapDir = join(dir, 'm.etcd', 'member', 'snap');
   const o = options(join(dir, 'm.etcd'), { snapshotCount: 20, maxSnapshots: 2, purgeIntervalMs: 10 });
   let m = await started(o);
@@ -117,15 +128,15 @@ test('the purge keeps the newest --max-snapshots snapshot files; a restart still
   assert.equal(snaps().length, 2, `older snapshots purged: ${snaps().join(' ')}`);
   await m.stop();
   m = await started(o);
-  t.after(() => m.stop());
+  stopLater(m);
   const all = await m.range(RangeRequest.fromPartial({ key: bytes('k'), rangeEnd: bytes('l') }));
   assert.equal(all.count, 150n);
 });
 
 test("requests over --max-request-bytes are refused with etcd's error", async (t) => {
-  const dir = tempDir(t);
+  const { dir, stopLater } = tempDir(t);
   const m = await started(options(join(dir, 'm.etcd'), { maxRequestBytes: 1024 }));
-  t.after(() => m.stop());
+  stopLater(m);
   await assert.rejects(
     m.put(PutRequest.fromPartial({ key: bytes('big'), value: new Uint8Array(2000) })),
     (e: unknown) => e instanceof Error && e.message === 'etcdserver: request is too large',

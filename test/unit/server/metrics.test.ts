@@ -511,8 +511,13 @@ test("the transport's hooks label sent, received and failed traffic and round tr
 
 test('a running member feeds its metrics: leader, proposals, WAL, backend, keyspace and health', async (t) => {
   const metrics = new ServerMetrics();
-  const m = await openMember(options(join(tempDir(t), 'default.etcd'), { metrics }));
-  t.after(() => m.stop());
+  // The member stops before its dir goes (one hook: after-hooks run in the order they were added).
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-metrics-'));
+  const m = await openMember(options(join(dir, 'default.etcd'), { metrics }));
+  t.after(async () => {
+    await m.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   assert.equal(m.metrics, metrics.registry, 'GET /metrics serves this registry');
   m.start();
   await waitFor(() => m.hasLeader(), 'a leader');
