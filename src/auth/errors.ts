@@ -35,4 +35,3 @@ export const errPermissionNotGranted = make('FailedPrecondition', 'permission is
 export const errAuthNotEnabled = make('FailedPrecondition', 'authentication is not enabled');
 export const errPermissionDenied = make('PermissionDenied', 'permission denied');
 export const errInvalidAuthToken = make('Unauthenticated', 'invalid auth token');
-export const errAuthNotReady = make('Unavailable', 'authentication is not ready');
