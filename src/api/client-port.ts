@@ -11,7 +11,7 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 
 import type { ServerApi } from '../server/api.js';
 import { createGrpcServer, maxReceiveBytes } from './grpc-server.js';
@@ -19,7 +19,14 @@ import { H2_PREFACE, settleH2Connection } from './h2-authority.js';
 import { LeaderMonitor } from './leader-monitor.js';
 import { createHttpServer } from './http-server.js';
 import type { ClientPortLogger } from './logger.js';
-import { chooseAlpn, grpcCredentials, INSECURE, schemesFor, type ClientPortSecurity } from './security.js';
+import {
+  chooseAlpn,
+  grpcCredentials,
+  INSECURE,
+  schemesFor,
+  tlsContextOptions,
+  type ClientPortSecurity,
+} from './security.js';
 
 export interface ClientPortOptions {
   readonly api: ServerApi;
@@ -96,7 +103,24 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   };
 
   const listeners: NetServer[] = [];
+  const tlsListeners: TlsServer[] = [];
   const addresses: ClientPortAddress[] = [];
+  // Rotated certificate files: every TLS listener swaps its context, so new handshakes use the new
+  // key pair (and CA); connections already open keep the session they negotiated, as with etcd.
+  const unsubscribe =
+    security.kind === 'tls' && security.reload !== undefined
+      ? security.reload.subscribe((material) => {
+          for (const s of tlsListeners) {
+            try {
+              s.setSecureContext(tlsContextOptions(material));
+            } catch (e) {
+              logger.warn('client port: cannot use the reloaded certificate; keeping the previous one', {
+                error: e instanceof Error ? e.message : String(e),
+              });
+            }
+          }
+        })
+      : () => {};
   try {
     for (const t of targets) {
       let server: NetServer;
@@ -106,12 +130,9 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
         const clientCertAuth = security.clientCertAuth;
         const tlsServer = createTlsServer(
           {
-            key: security.key,
-            cert: security.cert,
-            ca: security.ca,
+            ...tlsContextOptions(security.reload?.current() ?? security),
             requestCert: clientCertAuth,
             rejectUnauthorized: clientCertAuth,
-            minVersion: 'TLSv1.2',
             handshakeTimeout: firstBytesTimeoutMs,
             ALPNCallback: ({ protocols }) => chooseAlpn(protocols),
           },
@@ -129,6 +150,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
             error: (e as Error & { reason?: string }).reason ?? e.message,
           });
         });
+        tlsListeners.push(tlsServer);
         server = tlsServer;
       } else {
         server = createNetServer({ noDelay: true }, route);
@@ -147,6 +169,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       else logger.info('serving client traffic insecurely', { address: `${t.host}:${a.port}` });
     }
   } catch (e) {
+    unsubscribe();
     for (const s of listeners) s.close();
     leaderMonitor.close();
     injector.destroy();
@@ -160,6 +183,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     close: () =>
       (closing ??= (async () => {
         const closed = listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+        unsubscribe();
         leaderMonitor.close();
         injector.destroy();
         grpc.forceShutdown();

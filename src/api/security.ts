@@ -4,17 +4,35 @@
 // a cleartext one (HTTP/2 preface to gRPC, anything else to HTTP/1.1), so one port serves both, as
 // etcd's does.
 
+import type { SecureContextOptions } from 'node:tls';
+
 import { ServerCredentials } from '@grpc/grpc-js';
 
 /** PEM material already read and checked by the caller (see src/cli/cairn/tls.ts). */
-export interface ClientPortTls {
-  readonly kind: 'tls';
+export interface ClientPortTlsMaterial {
   readonly key: Buffer;
   readonly cert: Buffer;
   /** CA bundle that signs acceptable client certificates. */
   readonly ca?: Buffer;
+}
+
+/**
+ * Newer material when the certificate files are rotated while running (the caller watches and checks
+ * them, see src/cli/cairn/tls-reloader.ts). New connections use it; open ones keep their session.
+ */
+export interface ClientPortTlsReload {
+  /** The newest checked material. */
+  current(): ClientPortTlsMaterial;
+  /** Calls `onChange` with each newer material; returns the function that stops the calls. */
+  subscribe(onChange: (material: ClientPortTlsMaterial) => void): () => void;
+}
+
+export interface ClientPortTls extends ClientPortTlsMaterial {
+  readonly kind: 'tls';
   /** Ask every client for a certificate and refuse the handshake unless `ca` signed it. */
   readonly clientCertAuth: boolean;
+  /** Absent: the material never changes (e.g. --auto-tls). */
+  readonly reload?: ClientPortTlsReload;
 }
 
 export type ClientPortSecurity = { readonly kind: 'insecure' } | ClientPortTls;
@@ -41,6 +59,14 @@ export function schemesFor(security: ClientPortSecurity): readonly string[] {
 export function grpcCredentials(security: ClientPortSecurity): ServerCredentials {
   void security;
   return ServerCredentials.createInsecure();
+}
+
+/**
+ * The secure-context part of the TLS listener's options. Used at creation and for every reload:
+ * tls.Server#setSecureContext resets each context option it is not given (minVersion included).
+ */
+export function tlsContextOptions(material: ClientPortTlsMaterial): SecureContextOptions {
+  return { key: material.key, cert: material.cert, ca: material.ca, minVersion: 'TLSv1.2' };
 }
 
 /**

@@ -8,9 +8,8 @@
 
 import http from 'node:http';
 import https from 'node:https';
-import type tls from 'node:tls';
 
-import { errorText, type PeerTlsOptions } from './types.js';
+import { currentPeerTls, errorText, peerContextOptions, type PeerTlsOptions } from './types.js';
 
 export const PATH_HASHKV = '/members/hashkv';
 
@@ -144,9 +143,7 @@ export async function fetchPeerHashKV(
         ...(tlsOptions === undefined
           ? {}
           : {
-              key: tlsOptions.key,
-              cert: tlsOptions.cert,
-              ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+              ...peerContextOptions(currentPeerTls(tlsOptions)),
               rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
             }),
       },

@@ -9,7 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { PeerTlsOptions } from './types.js';
+import { currentPeerTls, peerContextOptions, type PeerTlsMaterial, type PeerTlsOptions } from './types.js';
 
 /** Receiver windows: large enough that a busy stream is not throttled by flow control on a LAN. */
 const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -34,6 +34,8 @@ export interface PeerListenerHandlers {
   onHttp1(req: http.IncomingMessage, res: http.ServerResponse): void;
   /** A TLS handshake failed (e.g. a certificate from an unknown CA); for the log. */
   onTlsError?(error: Error, remote: string): void;
+  /** Reloaded TLS material could not be installed (the previous one stays); for the log. */
+  onTlsReloadError?(error: Error): void;
 }
 
 export interface PeerListener {
@@ -64,6 +66,14 @@ function checkScheme(url: URL, tlsOptions: PeerTlsOptions | undefined): void {
   throw new Error(`peer URL ${url.href}: unsupported scheme ${url.protocol}`);
 }
 
+/**
+ * The secure-context part of the TLS listener's options. Used at creation and for every reload:
+ * tls.Server#setSecureContext resets each context option it is not given (minVersion included).
+ */
+function serverContextOptions(material: PeerTlsMaterial): tls.SecureContextOptions {
+  return { ...peerContextOptions(material), minVersion: 'TLSv1.2' };
+}
+
 function configureServerSession(session: http2.ServerHttp2Session): void {
   // The connection-level window is not part of SETTINGS; it is raised with a WINDOW_UPDATE.
   session.setLocalWindowSize(SESSION_WINDOW_BYTES);
@@ -85,6 +95,7 @@ export async function listenPeer(
   };
 
   let server: net.Server;
+  let unsubscribe = (): void => {};
   if (tlsOptions === undefined) {
     const h2 = http2.createServer({ settings: SERVER_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB });
     h2.on('session', configureServerSession);
@@ -103,12 +114,9 @@ export async function listenPeer(
     const h1 = http.createServer(handlers.onHttp1);
     const secure = tls.createServer(
       {
-        key: tlsOptions.key,
-        cert: tlsOptions.cert,
-        ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+        ...serverContextOptions(currentPeerTls(tlsOptions)),
         requestCert: tlsOptions.clientCertAuth === true,
         rejectUnauthorized: tlsOptions.clientCertAuth === true,
-        minVersion: 'TLSv1.2',
         ALPNProtocols: ['h2', 'http/1.1'],
         handshakeTimeout: SNIFF_TIMEOUT_MS,
       },
@@ -122,18 +130,32 @@ export async function listenPeer(
     secure.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => {
       handlers.onTlsError?.(e, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`);
     });
+    // Rotated certificate files: new handshakes use the new material, open connections keep theirs.
+    unsubscribe =
+      tlsOptions.reload?.subscribe((material) => {
+        try {
+          secure.setSecureContext(serverContextOptions(material));
+        } catch (e) {
+          handlers.onTlsReloadError?.(e instanceof Error ? e : new Error(String(e)));
+        }
+      }) ?? unsubscribe;
     server = secure;
   }
   server.on('error', () => {}); // listen errors reject below; later ones (EMFILE) are per connection
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error): void => reject(e);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    unsubscribe();
+    throw e;
+  }
   const address = server.address();
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const bound = new URL(url.href);
@@ -143,6 +165,7 @@ export async function listenPeer(
     url: bound.origin,
     close: () =>
       new Promise<void>((resolve) => {
+        unsubscribe();
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
         sockets.clear();
@@ -182,9 +205,8 @@ export function connectPeer(url: URL, tlsOptions: PeerTlsOptions | undefined): h
             port,
             servername: net.isIP(host) === 0 ? host : undefined,
             ALPNProtocols: ['h2'],
-            key: tlsOptions.key,
-            cert: tlsOptions.cert,
-            ca: tlsOptions.ca as tls.SecureContextOptions['ca'],
+            // Read per connection: after a certificate rotation, the next connection presents the new one.
+            ...peerContextOptions(currentPeerTls(tlsOptions)),
             rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
           });
           socket.setNoDelay(true);

@@ -4,7 +4,14 @@ export { PeerServer, type PeerServerOptions, type ReceivedStats } from './peer-s
 export { Transport, type TransportOptions, type TransportStats } from './transport.js';
 export type { PeerStats, LinkState } from './peer-link.js';
 export { DEFAULT_LIMITS, type TransportLimits } from './limits.js';
-export { silentLogger, type PeerTlsOptions, type TransportLogger } from './types.js';
+export {
+  currentPeerTls,
+  silentLogger,
+  type PeerTlsMaterial,
+  type PeerTlsOptions,
+  type PeerTlsReload,
+  type TransportLogger,
+} from './types.js';
 export {
   PATH_HASHKV,
   fetchPeerHashKV,

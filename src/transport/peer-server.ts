@@ -132,6 +132,10 @@ export class PeerServer {
           remote,
           error: (e as Error & { reason?: string }).reason ?? e.message,
         }),
+      onTlsReloadError: (e: Error) =>
+        server.logger.warn('peer port: cannot use the reloaded certificate; keeping the previous one', {
+          error: e.message,
+        }),
     };
     try {
       for (const u of options.listenUrls) {

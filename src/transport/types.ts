@@ -1,6 +1,8 @@
 // Shared vocabulary of the peer transport: the logger it writes to, the IDs it puts in headers, the
 // paths and headers of the peer protocol, and the limits that bound every queue.
 
+import type tls from 'node:tls';
+
 /** What the transport needs from a logger. The member adapts its own logger (pino) to this. */
 export interface TransportLogger {
   info(msg: string, fields?: Readonly<Record<string, unknown>>): void;
@@ -12,11 +14,27 @@ export const silentLogger: TransportLogger = {
   warn() {},
 };
 
-/** Key, certificate and CA for TLS on the peer port (PEM). Absent: cleartext HTTP/2 (h2c). */
-export interface PeerTlsOptions {
+/** Key, certificate and CA (PEM): what a TLS connection is made with, in either direction. */
+export interface PeerTlsMaterial {
   readonly key: string | Buffer;
   readonly cert: string | Buffer;
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
+}
+
+/**
+ * Newer material when the certificate files are rotated while running (the caller watches and checks
+ * them, see src/cli/cairn/tls-reloader.ts). New connections in both directions use it; open ones keep
+ * their session.
+ */
+export interface PeerTlsReload {
+  /** The newest checked material. */
+  current(): PeerTlsMaterial;
+  /** Calls `onChange` with each newer material; returns the function that stops the calls. */
+  subscribe(onChange: (material: PeerTlsMaterial) => void): () => void;
+}
+
+/** TLS on the peer port. Absent: cleartext HTTP/2 (h2c). */
+export interface PeerTlsOptions extends PeerTlsMaterial {
   /** Server side: ask the client for a certificate and refuse it unless the CA signed it. */
   readonly clientCertAuth?: boolean;
   /**
@@ -24,6 +42,18 @@ export interface PeerTlsOptions {
    * TLSInfo: InsecureSkipVerify). The connection is encrypted but the peer is not authenticated.
    */
   readonly insecureSkipVerify?: boolean;
+  /** Absent: the material never changes (e.g. --peer-auto-tls). */
+  readonly reload?: PeerTlsReload;
+}
+
+/** The material a new connection uses now. */
+export function currentPeerTls(options: PeerTlsOptions): PeerTlsMaterial {
+  return options.reload?.current() ?? options;
+}
+
+/** `material` as Node's secure-context options (which type the CA list as mutable). */
+export function peerContextOptions(material: PeerTlsMaterial): tls.SecureContextOptions {
+  return { key: material.key, cert: material.cert, ca: material.ca as tls.SecureContextOptions['ca'] };
 }
 
 // ---- The peer protocol --------------------------------------------------------------------------

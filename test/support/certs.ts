@@ -1,6 +1,7 @@
 // Test certificates made with the `openssl` binary: a CA, and server, peer and client certificates it
 // signs (SANs 127.0.0.1 and localhost), plus a second CA with a peer certificate of its own (a member
-// the cluster must refuse). Everything goes into a temp dir removed when the test ends.
+// the cluster must refuse) and a server certificate (a rotation to another CA). Everything goes into a
+// temp dir removed when the test ends.
 
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ export interface TestCerts {
   /** Another CA and a peer certificate it signs: not trusted by the cluster. */
   readonly otherCa: CertPair;
   readonly otherPeer: CertPair;
+  /** Server certificate signed by `otherCa` (same SANs as `server`). */
+  readonly otherServer: CertPair;
 }
 
 function openssl(cwd: string, args: readonly string[]): void {
@@ -103,5 +106,6 @@ export function makeTestCerts(t: { after(fn: () => void): void }): TestCerts {
     client: makeLeaf(dir, ca, 'client', 'root', 'clientAuth'),
     otherCa,
     otherPeer: makeLeaf(dir, otherCa, 'other-peer', 'intruder', 'serverAuth,clientAuth'),
+    otherServer: makeLeaf(dir, otherCa, 'other-server', 'cairn-server-2', 'serverAuth,clientAuth'),
   };
 }

@@ -27,7 +27,13 @@ import { ServerMetrics } from '../../server/metrics.js';
 import { PeerServer, Transport, fetchPeerHashKV } from '../../transport/index.js';
 import { fetchExistingCluster } from './join.js';
 import { writeAutoCert } from './self-signed-cert.js';
-import { TlsSetupError, clientPortSecurity, peerTlsOptions, type AutoTlsContext } from './tls.js';
+import {
+  TlsSetupError,
+  clientPortSecurity,
+  peerTlsOptions,
+  type AutoTlsContext,
+  type TlsWatchContext,
+} from './tls.js';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -77,13 +83,16 @@ async function main(): Promise<void> {
   // --auto-tls / --peer-auto-tls: certificates already in the data dir are read here; new ones are
   // made in memory and written into <data-dir>/fixtures only once every check below has passed.
   const autoTls: AutoTlsContext = { dataDir: config.dataDir, certs: [], notes: [] };
+  // Certificate files given by flag are watched from here on: new connections use rotated ones.
+  const tlsWatch: TlsWatchContext = { logger, reloaders: [] };
   try {
-    clientSecurity = clientPortSecurity(config.clientTls, config.listenClientUrls, autoTls);
+    clientSecurity = clientPortSecurity(config.clientTls, config.listenClientUrls, autoTls, tlsWatch);
     peerTls = peerTlsOptions(
       config.peerTls,
       [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls],
       autoTls,
       config.listenPeerUrls,
+      tlsWatch,
     );
   } catch (e) {
     if (e instanceof TlsSetupError) fail(`cairn: ${e.message}`);
@@ -158,6 +167,7 @@ async function main(): Promise<void> {
   let stopping: Promise<void> | undefined;
   const stop = (code: number): Promise<void> =>
     (stopping ??= (async () => {
+      for (const r of tlsWatch.reloaders) r.close();
       await running.clientPort?.close().catch(() => {});
       await running.transport?.close().catch(() => {});
       await running.peerServer?.close().catch(() => {});

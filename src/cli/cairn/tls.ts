@@ -2,7 +2,8 @@
 // start-up, before the data dir is touched, with etcd's wording for the errors it has words for.
 // --auto-tls / --peer-auto-tls without key/cert files: a self-signed certificate in
 // <data-dir>/fixtures/{client,peer} (reused when there, else made here and written by main once every
-// check passed), as etcd's ClientSelfCert / PeerSelfCert.
+// check passed), as etcd's ClientSelfCert / PeerSelfCert. Files given by flag are then watched (see
+// tls-reloader.ts): rotated ones pass the same checks before new connections use them.
 
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,12 @@ import { goFileError } from '../go-errors.js';
 import type { TlsConfig } from '../../config/index.js';
 import type { PeerTlsOptions } from '../../transport/index.js';
 import { hostOf, prepareAutoCert, type AutoCert } from './self-signed-cert.js';
+import {
+  startTlsReloader,
+  type TlsMaterial,
+  type TlsReloader,
+  type TlsReloaderLogger,
+} from './tls-reloader.js';
 
 /** A start-up refusal: main prints the message and exits 1. */
 export class TlsSetupError extends Error {}
@@ -25,6 +32,17 @@ interface Loaded {
   readonly clientCertAuth: boolean;
   /** A self-signed certificate (auto TLS): the other side's certificate is not verified either. */
   readonly insecureSkipVerify?: boolean;
+  /** Set once the files it came from are watched. */
+  readonly reload?: TlsReloader;
+}
+
+/** Watching of the certificate files (main passes one for both ports and closes them on stop). */
+export interface TlsWatchContext {
+  readonly logger: TlsReloaderLogger;
+  /** The reloaders started, for main to close. */
+  readonly reloaders: TlsReloader[];
+  /** How often the files are looked at (default: tls-reloader.ts's). */
+  readonly intervalMs?: number;
 }
 
 /** What --auto-tls / --peer-auto-tls need: where the fixtures go, and what they did (for main). */
@@ -135,51 +153,78 @@ function load(
   if (config.autoTls) auto?.notes.push(`ignoring ${names.side} auto TLS since certs given`);
   const cert = readPem(config.certFile);
   const key = readPem(config.keyFile);
+  const ca = config.trustedCaFile === '' ? undefined : readPem(config.trustedCaFile);
+  checkMaterial({ key, cert, ca }, config);
+  return { key, cert, ca, clientCertAuth: config.clientCertAuth };
+}
+
+/** The checks of files given by flag, at start-up and for every reload. */
+function checkMaterial(material: TlsMaterial, config: TlsConfig): void {
+  const { key, cert, ca } = material;
   checkPair(cert, key, config.certFile);
-  let ca: Buffer | undefined;
-  if (config.trustedCaFile !== '') {
-    ca = readPem(config.trustedCaFile);
-    if (!CERT_PEM.test(ca.toString('latin1'))) {
-      throw new TlsSetupError(`tls: failed to find any PEM data in ${config.trustedCaFile}`);
-    }
+  if (ca !== undefined && !CERT_PEM.test(ca.toString('latin1'))) {
+    throw new TlsSetupError(`tls: failed to find any PEM data in ${config.trustedCaFile}`);
   }
   try {
     createSecureContext({ key, cert, ca });
   } catch (e) {
     throw new TlsSetupError(`tls: ${errorText(e)}`);
   }
-  return { key, cert, ca, clientCertAuth: config.clientCertAuth };
+}
+
+/**
+ * Starts watching the files `loaded` came from, so new connections use rotated ones. Self-signed
+ * certificates (--auto-tls, --peer-auto-tls) are ours and never change: not watched.
+ */
+function watched(loaded: Loaded, config: TlsConfig, side: Names['side'], watch?: TlsWatchContext): Loaded {
+  if (watch === undefined || loaded.insecureSkipVerify === true || config.certFile === '') return loaded;
+  const reload = startTlsReloader({
+    side,
+    files: { certFile: config.certFile, keyFile: config.keyFile, trustedCaFile: config.trustedCaFile },
+    initial: { key: loaded.key, cert: loaded.cert, ca: loaded.ca },
+    check: (material) => checkMaterial(material, config),
+    logger: watch.logger,
+    intervalMs: watch.intervalMs,
+  });
+  watch.reloaders.push(reload);
+  return { ...loaded, reload };
 }
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The client port's security for --listen-client-urls and the client TLS flags. */
+/**
+ * The client port's security for --listen-client-urls and the client TLS flags; with `watch`, files
+ * given by flag are watched for rotation.
+ */
 export function clientPortSecurity(
   config: TlsConfig,
   listenUrls: readonly string[],
   auto?: AutoTlsContext,
+  watch?: TlsWatchContext,
 ): ClientPortSecurity {
   const loaded = load(config, CLIENT, listenUrls, listenUrls, auto);
   if (loaded === undefined) return { kind: 'insecure' };
-  const { key, cert, ca, clientCertAuth } = loaded;
-  return { kind: 'tls', key, cert, ca, clientCertAuth };
+  const { key, cert, ca, clientCertAuth, reload } = watched(loaded, config, CLIENT.side, watch);
+  return { kind: 'tls', key, cert, ca, clientCertAuth, reload };
 }
 
 /**
  * TLS options of the peer port and of connections to peers, for --listen-peer-urls and
  * --initial-advertise-peer-urls with the peer TLS flags (undefined: cleartext). A self-signed
  * certificate (--peer-auto-tls) is made for the hosts of `listenUrls` (etcd: --listen-peer-urls).
+ * With `watch`, files given by flag are watched for rotation.
  */
 export function peerTlsOptions(
   config: TlsConfig,
   peerUrls: readonly string[],
   auto?: AutoTlsContext,
   listenUrls: readonly string[] = peerUrls,
+  watch?: TlsWatchContext,
 ): PeerTlsOptions | undefined {
   const loaded = load(config, PEER, peerUrls, listenUrls, auto);
   // Peer TLS files with only http:// peer URLs: checked, but the peer port stays cleartext.
-  if (!peerUrls.some((u) => u.toLowerCase().startsWith('https://'))) return undefined;
-  return loaded;
+  if (loaded === undefined || !peerUrls.some((u) => u.toLowerCase().startsWith('https://'))) return undefined;
+  return watched(loaded, config, PEER.side, watch);
 }
