@@ -1,5 +1,6 @@
 // Public surface of the client library.
 
+export { Auth, parsePermissionType, PermissionType, type UserAddOptions } from './auth.js';
 export { Client, type ConnectOptions } from './client.js';
 export { FROM_KEY_END, prefixEnd, toBytes, type Bytes } from './bytes.js';
 export { Cluster } from './cluster.js';

@@ -11,6 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import type { ClientDuplexStream, ClientReadableStream } from '@grpc/grpc-js';
 
+import { AuthService } from '../proto/etcdserverpb/rpc.js';
 import { parseEndpoint, type Endpoint } from './endpoints.js';
 import {
   CANCELED_MESSAGE,
@@ -19,6 +20,7 @@ import {
   isUnavailable,
   toEtcdError,
 } from './errors.js';
+import { AuthToken, needsNewToken, type Credentials, type FetchLimits } from './token.js';
 
 /** The parts of a generated service method definition a call needs. */
 export interface MethodDefinition<Req, Res> {
@@ -64,6 +66,12 @@ export interface TransportOptions {
   readonly defaultTimeoutMs?: number;
   /** Called once per failed attempt of a unary call (clientv3 logs these as "retrying of unary invoker failed"). */
   readonly onAttemptFailed?: (failure: AttemptFailure) => void;
+  /**
+   * Credentials for servers with auth enabled. As with clientv3, they are used only when both are
+   * non-empty: the client then authenticates on first use and sends the token with every call and stream.
+   */
+  readonly username?: string;
+  readonly password?: string;
 }
 
 export interface CallOptions {
@@ -77,6 +85,8 @@ export interface CallOptions {
 interface UnaryOptions extends CallOptions {
   /** Safe to repeat on another endpoint after an Unavailable answer (reads only, like clientv3). */
   readonly retryUnavailable?: boolean;
+  /** Send no token and never authenticate for this call (Authenticate itself). */
+  readonly anonymous?: boolean;
 }
 
 /** etcd's default server-side minimum interval between client pings. */
@@ -93,12 +103,51 @@ export class Transport {
   /** Index of the endpoint that answered last: calls start there. */
   private preferred = 0;
   private closed = false;
+  /** Present when the client has credentials. */
+  private readonly authToken: AuthToken | undefined;
 
   constructor(options: TransportOptions) {
     if (options.endpoints.length === 0) throw new Error('no endpoints given');
     this.endpoints = options.endpoints.map(parseEndpoint);
     this.dialTimeoutMs = options.dialTimeoutMs ?? 2000;
     this.options = options;
+    const { username = '', password = '' } = options;
+    if (username !== '' && password !== '') {
+      this.authToken = new AuthToken({ username, password }, (c, limits) => this.fetchToken(c, limits));
+    }
+  }
+
+  /**
+   * Fetches the token now unless one is held, so that bad credentials fail here rather than at the
+   * first call (clientv3 authenticates while connecting). Resolves without a token when the server
+   * has auth disabled; does nothing for a client without credentials.
+   */
+  async login(options: CallOptions = {}): Promise<void> {
+    await this.authToken?.current({ deadline: this.deadlineOf(options), signal: options.signal });
+  }
+
+  private async fetchToken(credentials: Credentials, limits: FetchLimits): Promise<string> {
+    const timeoutMs = Number.isFinite(limits.deadline)
+      ? Math.max(0, limits.deadline - Date.now())
+      : undefined;
+    const request = { name: credentials.username, password: credentials.password };
+    const res = await this.unary(AuthService.authenticate, request, {
+      timeoutMs,
+      signal: limits.signal,
+      anonymous: true,
+    });
+    return res.token;
+  }
+
+  /** The metadata of a call: the token when there is one. */
+  private async authMetadata(
+    anonymous: boolean,
+    limits: FetchLimits,
+  ): Promise<{ token: string; metadata: Metadata }> {
+    const token = anonymous || this.authToken === undefined ? '' : await this.authToken.current(limits);
+    const metadata = new Metadata();
+    if (token !== '') metadata.set('token', token);
+    return { token, metadata };
   }
 
   close(): void {
@@ -202,8 +251,12 @@ export class Transport {
     if (this.closed)
       throw new EtcdError(Status.CANCELLED, 'grpc: the client connection is closing', { local: true });
     const deadline = this.deadlineOf(options);
+    const limits = { deadline, signal: options.signal };
     const candidates = this.candidates(options);
     const tried = new Set<string>();
+    const anonymous = options.anonymous === true;
+    let auth = await this.authMetadata(anonymous, limits);
+    let tokenRefreshed = false;
     let attempt = 0;
     for (;;) {
       const ep = await this.readyEndpoint(candidates, deadline, options.signal, tried);
@@ -216,7 +269,7 @@ export class Transport {
         throw error;
       }
       try {
-        const res = await this.invoke(this.channel(ep), method, request, deadline, options.signal);
+        const res = await this.invoke(this.channel(ep), method, request, auth.metadata, limits);
         const index = this.endpoints.indexOf(ep);
         if (index >= 0) this.preferred = index;
         return res;
@@ -224,6 +277,13 @@ export class Transport {
         const error = toEtcdError(e);
         this.options.onAttemptFailed?.({ method: method.path, endpoint: ep.raw, attempt, error });
         attempt++;
+        if (!anonymous && !tokenRefreshed && this.authToken !== undefined && needsNewToken(error)) {
+          // Once per call, as clientv3's retry interceptor does: a second refusal is the answer.
+          tokenRefreshed = true;
+          await this.authToken.refresh(auth.token, limits);
+          auth = await this.authMetadata(false, limits);
+          continue;
+        }
         if (!(isUnavailable(error) && options.retryUnavailable === true)) throw error;
         // A read may be repeated elsewhere; once every endpoint refused, start over after a pause.
         tried.add(ep.address);
@@ -239,8 +299,8 @@ export class Transport {
     ch: GrpcClient,
     method: MethodDefinition<Req, Res>,
     request: Req,
-    deadline: number,
-    signal: AbortSignal | undefined,
+    metadata: Metadata,
+    { deadline, signal }: FetchLimits,
   ): Promise<Res> {
     return new Promise((resolve, reject) => {
       const callOptions = Number.isFinite(deadline) ? { deadline } : {};
@@ -250,7 +310,7 @@ export class Transport {
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        new Metadata(),
+        metadata,
         callOptions,
         (err, value) => {
           signal?.removeEventListener('abort', onAbort);
@@ -279,13 +339,16 @@ export class Transport {
     metadata: Record<string, string> = {},
     options: CallOptions = {},
   ): Promise<ClientDuplexStream<Req, Res>> {
+    const { token, metadata: md } = await this.streamAuth(options);
+    for (const [k, v] of Object.entries(metadata)) md.set(k, v);
     const ch = await this.streamChannel(options);
-    return ch.makeBidiStreamRequest(
+    const call = ch.makeBidiStreamRequest(
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
-      toMetadata(metadata),
+      md,
     );
+    return this.watchToken(call, token);
   }
 
   /** Opens a server stream on the first endpoint that connects. */
@@ -294,18 +357,46 @@ export class Transport {
     request: Req,
     options: CallOptions = {},
   ): Promise<ClientReadableStream<Res>> {
+    const { token, metadata } = await this.streamAuth(options);
     const ch = await this.streamChannel(options);
-    return ch.makeServerStreamRequest(
+    const call = ch.makeServerStreamRequest(
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
       request,
-      new Metadata(),
+      metadata,
     );
+    return this.watchToken(call, token);
+  }
+
+  /** The token of a new stream, fetched within the time allowed for opening it. */
+  private streamAuth(options: CallOptions): Promise<{ token: string; metadata: Metadata }> {
+    return this.authMetadata(false, { deadline: this.streamDeadline(options), signal: options.signal });
+  }
+
+  /**
+   * A stream refused for its token cannot be retried here (its consumer owns it), but the token is
+   * dropped so that the consumer's next call or stream authenticates again.
+   */
+  private watchToken<S extends ClientReadableStream<unknown> | ClientDuplexStream<unknown, unknown>>(
+    call: S,
+    token: string,
+  ): S {
+    if (this.authToken !== undefined) {
+      const authToken = this.authToken;
+      call.on('error', (e: unknown) => {
+        if (needsNewToken(toEtcdError(e))) authToken.invalidate(token);
+      });
+    }
+    return call;
+  }
+
+  private streamDeadline(options: CallOptions): number {
+    return this.deadlineOf({ timeoutMs: options.timeoutMs ?? this.dialTimeoutMs });
   }
 
   private async streamChannel(options: CallOptions): Promise<GrpcClient> {
-    const deadline = this.deadlineOf({ timeoutMs: options.timeoutMs ?? this.dialTimeoutMs });
+    const deadline = this.streamDeadline(options);
     const ep = await this.readyEndpoint(this.candidates(options), deadline, options.signal);
     if (ep === undefined) {
       throw new EtcdError(Status.DEADLINE_EXCEEDED, DEADLINE_EXCEEDED_MESSAGE, {
@@ -315,12 +406,6 @@ export class Transport {
     }
     return this.channel(ep);
   }
-}
-
-function toMetadata(values: Record<string, string>): Metadata {
-  const md = new Metadata();
-  for (const [k, v] of Object.entries(values)) md.set(k, v);
-  return md;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -12,7 +12,7 @@ import type { EpHashKV, EpHealth, EpStatus } from './printer.js';
 export async function endpointsFromCluster(ctx: Context, cluster: boolean): Promise<string[]> {
   if (!cluster) return ctx.endpoints();
   ctx.applyEnvironment();
-  const client = ctx.client();
+  const client = await ctx.client();
   try {
     const members = await client.cluster.list({ timeoutMs: ctx.commandTimeoutMs });
     return members.members.flatMap((m) => m.clientURLs);
@@ -33,7 +33,7 @@ const health: CommandSpec = {
       eps.map(async (ep): Promise<EpHealth> => {
         let client: Client;
         try {
-          client = ctx.client([ep]);
+          client = await ctx.client([ep]);
         } catch (e) {
           return { ep, health: false, took: '', error: errorText(e) };
         }
@@ -61,7 +61,7 @@ const status: CommandSpec = {
   usage: 'status',
   short: 'Prints out the status of endpoints specified in `--endpoints` flag',
   run: async (ctx: Context) => {
-    const client = ctx.client();
+    const client = await ctx.client();
     const list: EpStatus[] = [];
     let failed = false;
     for (const ep of await endpointsFromCluster(ctx, ctx.flags.bool('cluster'))) {
@@ -88,7 +88,7 @@ const hashkv: CommandSpec = {
     { name: 'rev', kind: 'int64', def: '0', usage: 'maximum revision to hash (default: all revisions)' },
   ],
   run: async (ctx: Context) => {
-    const client = ctx.client();
+    const client = await ctx.client();
     const rev = ctx.flags.int64('rev');
     const list: EpHashKV[] = [];
     let lastError: string | undefined;

@@ -196,7 +196,7 @@ export const putCommand: CommandSpec = {
   flags: PUT_FLAGS,
   run: async (ctx: Context) => {
     const req = await putOp(ctx.args, ctx.flags, () => ctx.readStdin());
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(client.kv.put(req.key, req.value, req, { timeoutMs: ctx.commandTimeoutMs }));
     ctx.display().put(resp);
   },
@@ -209,7 +209,7 @@ export const getCommand: CommandSpec = {
   flags: GET_FLAGS,
   run: async (ctx: Context) => {
     const req = getOp(ctx.args, ctx.flags);
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(client.kv.rangeRaw(req, { timeoutMs: ctx.commandTimeoutMs }));
     const display = ctx.display();
     if (ctx.flags.bool('print-value-only')) {
@@ -228,7 +228,7 @@ export const delCommand: CommandSpec = {
   flags: DEL_FLAGS,
   run: async (ctx: Context) => {
     const req = delOp(ctx.args, ctx.flags);
-    const client = ctx.client();
+    const client = await ctx.client();
     const options = { rangeEnd: req.rangeEnd, prevKv: req.prevKv };
     const resp = await ctx.call(client.kv.delete(req.key, options, { timeoutMs: ctx.commandTimeoutMs }));
     ctx.display().del(resp);

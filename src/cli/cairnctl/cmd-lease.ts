@@ -27,7 +27,7 @@ const grant: CommandSpec = {
     } catch (e) {
       fail(ExitCode.BadArgs, `bad TTL (${(e as Error).message})`);
     }
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(
       client.lease.grant(ttl, 0n, { timeoutMs: ctx.commandTimeoutMs }),
       ExitCode.Error,
@@ -44,7 +44,7 @@ const revoke: CommandSpec = {
   run: async (ctx: Context) => {
     if (ctx.args.length !== 1) fail(ExitCode.BadArgs, 'lease revoke command needs 1 argument');
     const id = leaseFromArgs(ctx.args[0]);
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(
       client.lease.revoke(id, { timeoutMs: ctx.commandTimeoutMs }),
       ExitCode.Error,
@@ -63,7 +63,7 @@ const timetolive: CommandSpec = {
     if (ctx.args.length !== 1) fail(ExitCode.BadArgs, 'lease timetolive command needs lease ID as argument');
     const keys = ctx.flags.bool('keys');
     const id = leaseFromArgs(ctx.args[0]);
-    const client = ctx.client();
+    const client = await ctx.client();
     // etcdctl gives this call no deadline; cairnctl applies --command-timeout.
     const resp = await ctx.call(
       client.lease.timeToLive(id, { keys }, { timeoutMs: ctx.commandTimeoutMs }),
@@ -78,7 +78,7 @@ const list: CommandSpec = {
   usage: 'list',
   short: 'List all active leases',
   run: async (ctx: Context) => {
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(
       client.lease.leases({ timeoutMs: ctx.commandTimeoutMs }),
       ExitCode.BadConnection,
@@ -103,7 +103,7 @@ const keepAlive: CommandSpec = {
     if (ctx.args.length !== 1) fail(ExitCode.BadArgs, 'lease keep-alive command needs lease ID as argument');
     const id = leaseFromArgs(ctx.args[0]);
     if (ctx.flags.bool('once')) {
-      const client = ctx.client();
+      const client = await ctx.client();
       const resp = await ctx.call(
         client.lease.keepAliveOnce(id, { timeoutMs: ctx.commandTimeoutMs }),
         ExitCode.BadConnection,
@@ -111,7 +111,7 @@ const keepAlive: CommandSpec = {
       ctx.display().keepAlive(resp);
       return;
     }
-    const client = ctx.client();
+    const client = await ctx.client();
     const stream = await ctx.call(client.lease.keepAlive(id), ExitCode.BadConnection);
     try {
       for await (const resp of stream) ctx.display().keepAlive(resp);

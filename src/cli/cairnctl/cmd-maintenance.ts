@@ -26,7 +26,7 @@ export const compactionCommand: CommandSpec = {
     } catch (e) {
       fail(ExitCode.Error, (e as Error).message);
     }
-    const client = ctx.client();
+    const client = await ctx.client();
     await ctx.call(
       client.kv.compact(rev, { physical: ctx.flags.bool('physical') }, { timeoutMs: ctx.commandTimeoutMs }),
     );
@@ -50,7 +50,7 @@ export const defragCommand: CommandSpec = {
   run: async (ctx: Context) => {
     if (ctx.flags.string('data-dir') !== '')
       fail(ExitCode.Error, 'defrag --data-dir is not supported by cairnctl (use cairnutl)');
-    const client = ctx.client();
+    const client = await ctx.client();
     let failures = 0;
     for (const ep of await endpointsFromCluster(ctx, ctx.flags.bool('cluster'))) {
       try {
@@ -76,7 +76,7 @@ export const alarmCommand: CommandSpec = {
       short: 'Disarms all alarms',
       run: async (ctx: Context) => {
         if (ctx.args.length !== 0) fail(ExitCode.BadArgs, 'alarm disarm command accepts no arguments');
-        const client = ctx.client();
+        const client = await ctx.client();
         const resp = await ctx.call(
           client.maintenance.alarmDisarm(0n, undefined, { timeoutMs: ctx.commandTimeoutMs }),
         );
@@ -89,7 +89,7 @@ export const alarmCommand: CommandSpec = {
       short: 'Lists all alarms',
       run: async (ctx: Context) => {
         if (ctx.args.length !== 0) fail(ExitCode.BadArgs, 'alarm list command accepts no arguments');
-        const client = ctx.client();
+        const client = await ctx.client();
         const resp = await ctx.call(client.maintenance.alarmList({ timeoutMs: ctx.commandTimeoutMs }));
         ctx.display().alarm(resp);
       },
@@ -110,10 +110,10 @@ export const moveLeaderCommand: CommandSpec = {
       fail(ExitCode.BadArgs, (e as Error).message);
     }
     const eps = ctx.endpoints();
-    ctx.client(); // environment, output format
+    await ctx.client(); // environment, output format
     // The transfer must be asked of the leader: find it among the endpoints by their status.
     for (const ep of ctx.endpoints()) {
-      const client = ctx.client([ep]);
+      const client = await ctx.client([ep]);
       const st = await ctx.call(client.maintenance.status({ endpoint: ep, timeoutMs: ctx.commandTimeoutMs }));
       if (st.header !== undefined && st.header.memberId === st.leader) {
         const resp = await ctx.call(

@@ -36,7 +36,7 @@ const add: CommandSpec = {
     const peerURLs = ctx.flags.string('peer-urls');
     if (peerURLs.length === 0) fail(ExitCode.BadArgs, 'member peer urls not provided');
     const urls = peerURLs.split(',');
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(
       client.cluster.add(urls, { learner: ctx.flags.bool('learner') }, { timeoutMs: ctx.commandTimeoutMs }),
     );
@@ -62,7 +62,7 @@ const remove: CommandSpec = {
   short: 'Removes a member from the cluster',
   run: async (ctx: Context) => {
     const id = memberIdFromArgs(ctx);
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(client.cluster.remove(id, { timeoutMs: ctx.commandTimeoutMs }));
     ctx.display().memberRemove(id, resp);
   },
@@ -84,7 +84,7 @@ const update: CommandSpec = {
     const id = memberIdFromArgs(ctx);
     const peerURLs = ctx.flags.string('peer-urls');
     if (peerURLs.length === 0) fail(ExitCode.BadArgs, 'member peer urls not provided');
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(
       client.cluster.update(id, peerURLs.split(','), { timeoutMs: ctx.commandTimeoutMs }),
     );
@@ -97,7 +97,7 @@ const list: CommandSpec = {
   usage: 'list',
   short: 'Lists all members in the cluster',
   run: async (ctx: Context) => {
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(client.cluster.list({ timeoutMs: ctx.commandTimeoutMs }));
     ctx.display().memberList(resp);
   },
@@ -109,7 +109,7 @@ const promote: CommandSpec = {
   short: 'Promotes a non-voting member in the cluster',
   run: async (ctx: Context) => {
     const id = memberIdFromArgs(ctx);
-    const client = ctx.client();
+    const client = await ctx.client();
     const resp = await ctx.call(client.cluster.promote(id, { timeoutMs: ctx.commandTimeoutMs }));
     ctx.display().memberPromote(id, resp);
   },

@@ -59,7 +59,7 @@ async function saveSnapshot(ctx: Context, path: string): Promise<void> {
       `snapshot must be requested to one selected node, not multiple [${endpoints.join(' ')}]`,
     );
   }
-  const client = ctx.client();
+  const client = await ctx.client();
   const partPath = `${path}.part`;
   await rm(partPath, { force: true });
   const file = await open(partPath, 'w', 0o600);

@@ -151,8 +151,8 @@ export const txnCommand: CommandSpec = {
     const prompt = (s: string): void => {
       if (interactive) ctx.o.out(`${s}\n`);
     };
-    const client = ctx.client();
-    const reader = new LineReader(ctx.stdin);
+    const client = await ctx.client();
+    const reader = new LineReader(ctx.reader.remaining());
     prompt('compares:');
     const compare = await readBlock(reader, async (l) => parseCompare(l));
     prompt('success requests (get, put, del):');

@@ -95,7 +95,7 @@ async function openWatch(ctx: Context, args: readonly string[], flags: FlagSet):
   const prefix = flags.bool('prefix');
   if (args.length === 2 && prefix)
     throw new ExitError(ExitCode.BadArgs, '`range_end` and `--prefix` are mutually exclusive');
-  const client = ctx.client();
+  const client = await ctx.client();
   return ctx.call(
     client.watch.watch(args[0], {
       rangeEnd: args.length === 2 ? args[1] : undefined,
@@ -153,7 +153,7 @@ function runExec(ctx: Context, r: WatchResponse, execArgs: readonly string[]): v
 }
 
 async function interactive(ctx: Context, envKey: string): Promise<void> {
-  const reader = new LineReader(ctx.stdin);
+  const reader = new LineReader(ctx.reader.remaining());
   const streams: WatchStream[] = [];
   const running: Promise<void>[] = [];
   for (;;) {
@@ -215,7 +215,7 @@ export const watchCommand: CommandSpec = {
       );
     }
     if (ctx.flags.bool('interactive')) {
-      ctx.client();
+      await ctx.client();
       await interactive(ctx, envKey);
       return;
     }

@@ -1,12 +1,15 @@
 // The command tree, as etcdctl 3.4 lays it out.
 
+import { authCommand } from './cmd-auth.js';
 import { delCommand, getCommand, putCommand } from './cmd-kv.js';
 import { endpointCommand } from './cmd-endpoint.js';
 import { leaseCommand } from './cmd-lease.js';
 import { alarmCommand, compactionCommand, defragCommand, moveLeaderCommand } from './cmd-maintenance.js';
 import { memberCommand } from './cmd-member.js';
+import { roleCommand } from './cmd-role.js';
 import { snapshotCommand } from './cmd-snapshot.js';
 import { txnCommand } from './cmd-txn.js';
+import { userCommand } from './cmd-user.js';
 import { versionCommand } from './cmd-version.js';
 import { watchCommand } from './cmd-watch.js';
 import type { CommandSpec } from './command.js';
@@ -43,9 +46,9 @@ export const ROOT: CommandSpec = {
     notYet('migrate'),
     notYet('lock'),
     notYet('elect'),
-    notYet('auth'),
-    notYet('user'),
-    notYet('role'),
+    authCommand,
+    userCommand,
+    roleCommand,
     notYet('check'),
   ],
 };

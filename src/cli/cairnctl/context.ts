@@ -1,5 +1,6 @@
 // What a command gets: its arguments and flags, the output, and (built on first use, the way etcdctl's
-// clientConfigFromCmd does: environment, then output format, then endpoints) the printer and the client.
+// clientConfigFromCmd does: environment, credentials, then output format, then endpoints) the printer
+// and the client.
 
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
@@ -14,12 +15,15 @@ import type { FlagSet } from './flags.js';
 import { goJsonString, zapTimestamp } from './go-text.js';
 import { applyEnv } from './globals.js';
 import type { Output } from './output.js';
+import { parseUserFlag, type UserCredentials } from './credentials.js';
+import { askPassword } from './password.js';
 import { FieldsPrinter } from './print-fields.js';
 import { JsonPrinter } from './print-json.js';
 import { ProtobufPrinter } from './print-protobuf.js';
 import { SimplePrinter } from './print-simple.js';
 import { TablePrinter } from './print-table.js';
 import type { Printer } from './printer.js';
+import { StdinReader } from './stdin-reader.js';
 
 export interface ContextInit {
   readonly path: readonly string[];
@@ -42,6 +46,9 @@ export class Context {
   readonly stdin: NodeJS.ReadableStream;
   private printer: Printer | undefined;
   private envApplied = false;
+  private stdinReader: StdinReader | undefined;
+  /** Resolved once per command: etcdctl asks for the password once even for several clients. */
+  private userCredentials: Promise<UserCredentials | undefined> | undefined;
   private readonly clients: Client[] = [];
   /** clientv3 names each client `client-<uuid>`; its retry log shows it. */
   private readonly clientName = `client-${randomUUID()}`;
@@ -99,9 +106,33 @@ export class Context {
     return this.flags.stringSlice('endpoints').map((e) => e.trim());
   }
 
-  /** A client for the global endpoints (or the given ones), after applying the environment and -w. */
-  client(endpoints?: readonly string[]): Client {
+  /** Standard input, shared by password prompts and commands that read it. */
+  get reader(): StdinReader {
+    this.stdinReader ??= new StdinReader(this.stdin);
+    return this.stdinReader;
+  }
+
+  /** The credentials of --user / --password (ETCDCTL_USER / _PASSWORD), prompting "Password: " if needed. */
+  credentials(): Promise<UserCredentials | undefined> {
     this.applyEnvironment();
+    this.userCredentials ??= (async () => {
+      if (!this.flags.has('user')) return undefined;
+      const parsed = parseUserFlag(this.flags.string('user'), this.flags.string('password'));
+      if (parsed === undefined) return undefined;
+      const password = parsed.password ?? (await askPassword(this, 'Password: '));
+      return { username: parsed.username, password };
+    })();
+    return this.userCredentials;
+  }
+
+  /**
+   * A client for the global endpoints (or the given ones), after applying the environment and -w.
+   * With --user it authenticates before returning, as clientv3 does while connecting: wrong
+   * credentials end the command here with exit code 2.
+   */
+  async client(endpoints?: readonly string[]): Promise<Client> {
+    this.applyEnvironment();
+    const credentials = await this.credentials();
     this.display();
     const eps = endpoints ?? this.endpoints();
     let first: string;
@@ -126,11 +157,18 @@ export class Context {
         keepaliveTimeMs: this.flags.duration('keepalive-time'),
         keepaliveTimeoutMs: this.flags.duration('keepalive-timeout'),
         onAttemptFailed: (f) => this.logRetry(target, f),
+        username: credentials?.username,
+        password: credentials?.password,
       });
     } catch (e) {
       fail(ExitCode.BadConnection, e instanceof Error ? e.message : String(e));
     }
     this.clients.push(client);
+    try {
+      await client.login({ timeoutMs: this.flags.duration('dial-timeout') });
+    } catch (e) {
+      fail(ExitCode.BadConnection, errorText(e));
+    }
     return client;
   }
 
@@ -202,11 +240,9 @@ export class Context {
     this.clients.length = 0;
   }
 
-  /** Reads all of stdin. */
-  async readStdin(): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    return Buffer.concat(chunks);
+  /** Reads all of stdin (what a password prompt has not taken). */
+  readStdin(): Promise<Buffer> {
+    return this.reader.readAll();
   }
 }
 

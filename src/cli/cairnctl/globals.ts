@@ -57,8 +57,18 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
     def: '',
     usage: 'verify certificates of TLS-enabled secure servers using this CA bundle',
   },
-  { name: 'user', kind: 'string', def: '', usage: 'username[:password] for authentication' },
-  { name: 'password', kind: 'string', def: '', usage: 'password for authentication' },
+  {
+    name: 'user',
+    kind: 'string',
+    def: '',
+    usage: 'username[:password] for authentication (prompt if password is not supplied)',
+  },
+  {
+    name: 'password',
+    kind: 'string',
+    def: '',
+    usage: "password for authentication (if this option is used, --user option shouldn't include password)",
+  },
   {
     name: 'discovery-srv',
     short: 'd',

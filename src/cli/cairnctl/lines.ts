@@ -6,8 +6,8 @@ export class LineReader {
   private done = false;
   private readonly iterator: AsyncIterator<Buffer | string>;
 
-  constructor(input: NodeJS.ReadableStream) {
-    this.iterator = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  constructor(input: AsyncIterable<Buffer | string>) {
+    this.iterator = input[Symbol.asyncIterator]();
   }
 
   /** The next line including its '\n', or undefined at end of input. */

@@ -1,7 +1,10 @@
 // The `fields` format: one `"Name" : value` line per field, strings in Go's %q quoting.
 
+import { permission_TypeToJSON } from '../../proto/authpb/auth.js';
 import type {
   AlarmResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
   DeleteRangeResponse,
   LeaseGrantResponse,
   LeaseKeepAliveResponse,
@@ -27,6 +30,12 @@ import {
   type WatchView,
 } from './printer.js';
 
+/** The Auth responses whose fields output is the header alone. */
+interface WithHeader {
+  readonly header: ResponseHeader | undefined;
+}
+
+/** etcdctl 3.4 has no fields output for `user get`, `user list` and `auth status` (the base refuses them). */
 export class FieldsPrinter extends Printer {
   constructor(o: Output) {
     super(o, 'fields');
@@ -173,6 +182,47 @@ export class FieldsPrinter extends Printer {
       this.line(`"Hash" : ${resp.hash}`);
       this.line('');
     }
+  }
+
+  override roleAdd(_role: string, r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override roleGet(_role: string, r: AuthRoleGetResponse): void {
+    this.hdr(r.header);
+    for (const p of r.perm) {
+      // etcdctl prints this one with Println, which puts a second space before the value.
+      this.line(`"PermType" :  ${permission_TypeToJSON(p.permType)}`);
+      this.line(`"Key" : ${goQuote(p.key)}`);
+      this.line(`"RangeEnd" : ${goQuote(p.rangeEnd)}`);
+    }
+  }
+  override roleDelete(_role: string, r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override roleList(r: AuthRoleListResponse): void {
+    this.hdr(r.header);
+    this.line(`"Roles" :${r.roles.map((role) => ` ${goQuote(role)}`).join('')}`);
+  }
+  override roleGrantPermission(_role: string, r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override roleRevokePermission(_role: string, _key: string, _end: Uint8Array, r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override userAdd(_user: string, r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override userChangePassword(r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override userGrantRole(_user: string, _role: string, r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override userRevokeRole(_user: string, _role: string, r: WithHeader): void {
+    this.hdr(r.header);
+  }
+  override userDelete(_user: string, r: WithHeader): void {
+    this.hdr(r.header);
   }
 
   override alarm(r: AlarmResponse): void {

@@ -2,6 +2,11 @@
 
 import type {
   AlarmResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
+  AuthStatusResponse,
+  AuthUserGetResponse,
+  AuthUserListResponse,
   DeleteRangeResponse,
   LeaseGrantResponse,
   LeaseKeepAliveResponse,
@@ -20,6 +25,7 @@ import type {
 } from '../../proto/etcdserverpb/rpc.js';
 import { goJsonString } from './go-text.js';
 import * as J from './json.js';
+import * as JA from './json-auth.js';
 import type { Output } from './output.js';
 import {
   Printer,
@@ -29,6 +35,9 @@ import {
   type SnapshotStatus,
   type WatchView,
 } from './printer.js';
+
+/** The Auth responses that carry only a header. */
+type HeaderOnly = Parameters<typeof J.headerOnly>[0];
 
 export class JsonPrinter extends Printer {
   constructor(o: Output) {
@@ -108,6 +117,48 @@ export class JsonPrinter extends Printer {
   }
   override alarm(r: AlarmResponse): void {
     this.print(J.alarmResponse(r));
+  }
+  override roleAdd(_role: string, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override roleGet(_role: string, r: AuthRoleGetResponse): void {
+    this.print(JA.roleGetResponse(r));
+  }
+  override roleDelete(_role: string, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override roleList(r: AuthRoleListResponse): void {
+    this.print(JA.roleListResponse(r));
+  }
+  override roleGrantPermission(_role: string, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override roleRevokePermission(_role: string, _key: string, _end: Uint8Array, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override userAdd(_user: string, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override userGet(_user: string, r: AuthUserGetResponse): void {
+    this.print(JA.userGetResponse(r));
+  }
+  override userList(r: AuthUserListResponse): void {
+    this.print(JA.userListResponse(r));
+  }
+  override userChangePassword(r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override userGrantRole(_user: string, _role: string, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override userRevokeRole(_user: string, _role: string, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override userDelete(_user: string, r: HeaderOnly): void {
+    this.print(J.headerOnly(r));
+  }
+  override authStatus(r: AuthStatusResponse): void {
+    this.print(JA.authStatusResponse(r));
   }
   override dbStatus(s: SnapshotStatus): void {
     this.print(

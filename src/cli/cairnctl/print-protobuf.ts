@@ -3,6 +3,20 @@
 
 import {
   AlarmResponse,
+  AuthRoleAddResponse,
+  AuthRoleDeleteResponse,
+  AuthRoleGetResponse,
+  AuthRoleGrantPermissionResponse,
+  AuthRoleListResponse,
+  AuthRoleRevokePermissionResponse,
+  AuthStatusResponse,
+  AuthUserAddResponse,
+  AuthUserChangePasswordResponse,
+  AuthUserDeleteResponse,
+  AuthUserGetResponse,
+  AuthUserGrantRoleResponse,
+  AuthUserListResponse,
+  AuthUserRevokeRoleResponse,
   DeleteRangeResponse,
   LeaseRevokeResponse,
   MemberAddResponse,
@@ -96,5 +110,52 @@ export class ProtobufPrinter extends Printer {
   }
   override moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void {
     this.print(MoveLeaderResponse, r);
+  }
+  override roleAdd(_role: string, r: AuthRoleAddResponse): void {
+    this.print(AuthRoleAddResponse, r);
+  }
+  override roleGet(_role: string, r: AuthRoleGetResponse): void {
+    this.print(AuthRoleGetResponse, r);
+  }
+  override roleDelete(_role: string, r: AuthRoleDeleteResponse): void {
+    this.print(AuthRoleDeleteResponse, r);
+  }
+  override roleList(r: AuthRoleListResponse): void {
+    this.print(AuthRoleListResponse, r);
+  }
+  override roleGrantPermission(_role: string, r: AuthRoleGrantPermissionResponse): void {
+    this.print(AuthRoleGrantPermissionResponse, r);
+  }
+  override roleRevokePermission(
+    _role: string,
+    _key: string,
+    _end: Uint8Array,
+    r: AuthRoleRevokePermissionResponse,
+  ): void {
+    this.print(AuthRoleRevokePermissionResponse, r);
+  }
+  override userAdd(_user: string, r: AuthUserAddResponse): void {
+    this.print(AuthUserAddResponse, r);
+  }
+  override userGet(_user: string, r: AuthUserGetResponse): void {
+    this.print(AuthUserGetResponse, r);
+  }
+  override userList(r: AuthUserListResponse): void {
+    this.print(AuthUserListResponse, r);
+  }
+  override userChangePassword(r: AuthUserChangePasswordResponse): void {
+    this.print(AuthUserChangePasswordResponse, r);
+  }
+  override userGrantRole(_user: string, _role: string, r: AuthUserGrantRoleResponse): void {
+    this.print(AuthUserGrantRoleResponse, r);
+  }
+  override userRevokeRole(_user: string, _role: string, r: AuthUserRevokeRoleResponse): void {
+    this.print(AuthUserRevokeRoleResponse, r);
+  }
+  override userDelete(_user: string, r: AuthUserDeleteResponse): void {
+    this.print(AuthUserDeleteResponse, r);
+  }
+  override authStatus(r: AuthStatusResponse): void {
+    this.print(AuthStatusResponse, r);
   }
 }

@@ -2,6 +2,11 @@
 
 import type {
   AlarmResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
+  AuthStatusResponse,
+  AuthUserGetResponse,
+  AuthUserListResponse,
   DeleteRangeResponse,
   LeaseGrantResponse,
   LeaseKeepAliveResponse,
@@ -20,6 +25,7 @@ import type {
 } from '../../proto/etcdserverpb/rpc.js';
 import { AlarmType } from '../../proto/etcdserverpb/rpc.js';
 import { Event_EventType, type KeyValue } from '../../proto/mvccpb/kv.js';
+import { revokedText, roleText, userText } from './auth-text.js';
 import { hex16, hexEscaped, hexPadded } from './go-text.js';
 import {
   Printer,
@@ -193,5 +199,49 @@ export class SimplePrinter extends Printer {
 
   override moveLeader(leader: bigint, target: bigint, _r: MoveLeaderResponse): void {
     this.line(`Leadership transferred from ${leader.toString(16)} to ${target.toString(16)}`);
+  }
+
+  override roleAdd(role: string): void {
+    this.line(`Role ${role} created`);
+  }
+  override roleGet(role: string, r: AuthRoleGetResponse): void {
+    this.o.out(roleText(role, r.perm));
+  }
+  override roleDelete(role: string): void {
+    this.line(`Role ${role} deleted`);
+  }
+  override roleList(r: AuthRoleListResponse): void {
+    for (const role of r.roles) this.line(role);
+  }
+  override roleGrantPermission(role: string): void {
+    this.line(`Role ${role} updated`);
+  }
+  override roleRevokePermission(role: string, key: string, rangeEnd: Uint8Array): void {
+    this.o.out(revokedText(role, key, rangeEnd));
+  }
+  override userAdd(user: string): void {
+    this.line(`User ${user} created`);
+  }
+  override userGet(user: string, r: AuthUserGetResponse): void {
+    this.o.out(userText(user, r.roles));
+  }
+  override userList(r: AuthUserListResponse): void {
+    for (const user of r.users) this.line(user);
+  }
+  override userChangePassword(): void {
+    this.line('Password updated');
+  }
+  override userGrantRole(user: string, role: string): void {
+    this.line(`Role ${role} is granted to user ${user}`);
+  }
+  override userRevokeRole(user: string, role: string): void {
+    this.line(`Role ${role} is revoked from user ${user}`);
+  }
+  override userDelete(user: string): void {
+    this.line(`User ${user} deleted`);
+  }
+  override authStatus(r: AuthStatusResponse): void {
+    this.line(`Authentication Status: ${r.enabled}`);
+    this.line(`AuthRevision: ${r.authRevision}`);
   }
 }

@@ -3,6 +3,20 @@
 
 import type {
   AlarmResponse,
+  AuthRoleAddResponse,
+  AuthRoleDeleteResponse,
+  AuthRoleGetResponse,
+  AuthRoleGrantPermissionResponse,
+  AuthRoleListResponse,
+  AuthRoleRevokePermissionResponse,
+  AuthStatusResponse,
+  AuthUserAddResponse,
+  AuthUserChangePasswordResponse,
+  AuthUserDeleteResponse,
+  AuthUserGetResponse,
+  AuthUserGrantRoleResponse,
+  AuthUserListResponse,
+  AuthUserRevokeRoleResponse,
   DeleteRangeResponse,
   HashKVResponse,
   LeaseGrantResponse,
@@ -120,6 +134,55 @@ export class Printer {
     this.unsupported();
   }
   dbStatus(_s: SnapshotStatus): void {
+    this.unsupported();
+  }
+  roleAdd(_role: string, _r: AuthRoleAddResponse): void {
+    this.unsupported();
+  }
+  roleGet(_role: string, _r: AuthRoleGetResponse): void {
+    this.unsupported();
+  }
+  roleDelete(_role: string, _r: AuthRoleDeleteResponse): void {
+    this.unsupported();
+  }
+  roleList(_r: AuthRoleListResponse): void {
+    this.unsupported();
+  }
+  roleGrantPermission(_role: string, _r: AuthRoleGrantPermissionResponse): void {
+    this.unsupported();
+  }
+  /** `key` as the command line gave it; `rangeEnd` as sent (empty for a single key, "\0" for open). */
+  roleRevokePermission(
+    _role: string,
+    _key: string,
+    _rangeEnd: Uint8Array,
+    _r: AuthRoleRevokePermissionResponse,
+  ): void {
+    this.unsupported();
+  }
+  userAdd(_user: string, _r: AuthUserAddResponse): void {
+    this.unsupported();
+  }
+  userGet(_user: string, _r: AuthUserGetResponse): void {
+    this.unsupported();
+  }
+  userList(_r: AuthUserListResponse): void {
+    this.unsupported();
+  }
+  userChangePassword(_r: AuthUserChangePasswordResponse): void {
+    this.unsupported();
+  }
+  userGrantRole(_user: string, _role: string, _r: AuthUserGrantRoleResponse): void {
+    this.unsupported();
+  }
+  userRevokeRole(_user: string, _role: string, _r: AuthUserRevokeRoleResponse): void {
+    this.unsupported();
+  }
+  userDelete(_user: string, _r: AuthUserDeleteResponse): void {
+    this.unsupported();
+  }
+  /** etcdctl 3.5's `auth status`. */
+  authStatus(_r: AuthStatusResponse): void {
     this.unsupported();
   }
 }
