@@ -1,7 +1,8 @@
-// A unary gRPC client straight on node:http2, for load generation. grpc-js costs too much CPU per
+// A lean gRPC client straight on node:http2, for load generation. grpc-js costs too much CPU per
 // call to stay out of the way on a 2-core box (reference/ecosystem.md §3: its client capped even Go
-// etcd at ~8k rps), so this does only what a unary call needs: one POST per call with a pre-framed
-// body, and grpc-status from the trailers (or from the headers of a trailers-only answer).
+// etcd at ~8k rps), so this does only what the benchmarks need: unary calls (one POST per call with
+// a pre-framed body, grpc-status from the trailers or from a trailers-only answer) and bidirectional
+// streams (Watch, LeaseKeepAlive) that hand each received message to a callback.
 
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 
@@ -208,10 +209,114 @@ export class GrpcConnection {
     });
   }
 
+  /**
+   * Opens a bidirectional stream. `onMessage` gets each response message (unframed); `onEnd` runs
+   * once, when the stream ends for any reason, with its grpc-status (NO_STATUS if none came).
+   */
+  openStream(
+    path: string,
+    onMessage: (message: Buffer) => void,
+    onEnd: (code: number, message: string) => void,
+  ): GrpcStream {
+    const stream = this.session.request(this.headersFor(path, undefined), { endStream: false });
+    return new GrpcStream(stream, onMessage, onEnd);
+  }
+
   close(): void {
     if (this.session.destroyed) return;
     this.session.close();
     // Don't let a peer that never acknowledges GOAWAY keep us alive.
     setTimeout(() => this.session.destroy(), 1000).unref();
+  }
+}
+
+/** Cuts a byte stream into gRPC messages: 5-byte prefix (compressed flag, length), then the message. */
+export class FrameSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly onMessage: (message: Buffer) => void) {}
+
+  /** Throws on a compressed frame: we never offer compression, so a server must not send one. */
+  push(chunk: Buffer): void {
+    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (buf.length >= 5) {
+      if (buf[0] !== 0) throw new Error('compressed gRPC frame received');
+      const len = buf.readUInt32BE(1);
+      if (buf.length < 5 + len) break;
+      this.onMessage(buf.subarray(5, 5 + len));
+      buf = buf.subarray(5 + len);
+    }
+    this.pending = buf;
+  }
+}
+
+/** One open bidirectional call (see GrpcConnection.openStream). */
+export class GrpcStream {
+  private ended = false;
+
+  constructor(
+    private readonly stream: http2.ClientHttp2Stream,
+    onMessage: (message: Buffer) => void,
+    onEnd: (code: number, message: string) => void,
+  ) {
+    let code: number | undefined;
+    let text = '';
+    const splitter = new FrameSplitter(onMessage);
+    const end = (c: number, m: string): void => {
+      if (this.ended) return;
+      this.ended = true;
+      onEnd(c, m);
+    };
+    stream.on('response', (h) => {
+      const s = statusOf(h);
+      if (s !== undefined) {
+        code = s;
+        text = messageOf(h);
+      } else if (h[':status'] !== 200) {
+        code = NO_STATUS;
+        text = `HTTP ${String(h[':status'])}`;
+      }
+    });
+    stream.on('trailers', (t) => {
+      const s = statusOf(t);
+      if (s !== undefined && code === undefined) {
+        code = s;
+        text = messageOf(t);
+      }
+    });
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        splitter.push(chunk);
+      } catch (e) {
+        code ??= NO_STATUS;
+        text = e instanceof Error ? e.message : String(e);
+        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+      }
+    });
+    stream.on('error', (e: Error) => {
+      if (code === undefined) {
+        code = NO_STATUS;
+        text = e.message;
+      }
+    });
+    stream.on('close', () =>
+      end(code ?? NO_STATUS, code === undefined ? `stream closed (rst ${stream.rstCode})` : text),
+    );
+  }
+
+  isOpen(): boolean {
+    return !this.ended && !this.stream.destroyed;
+  }
+
+  /** Sends one framed message; false once the stream has ended. */
+  write(frame: Buffer): boolean {
+    if (!this.isOpen()) return false;
+    this.stream.write(frame);
+    return true;
+  }
+
+  /** Cancels the call (RST_STREAM CANCEL), as a client does when it is done with a stream. */
+  cancel(): void {
+    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
   }
 }

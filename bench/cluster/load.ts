@@ -1,10 +1,21 @@
 // The closed-loop load generator: `clients` requests always in flight over `conns` HTTP/2 sessions,
 // each client issuing its next request when the previous one answers. A warm-up phase runs first
 // and is excluded: only requests issued after it count, and the measured window runs from the end
-// of the warm-up to the last counted answer.
+// of the warm-up to the last counted answer. Requests are unary calls by default; a workload that
+// rides on streams (LeaseKeepAlive) brings its own channels.
 
-import { GRPC_OK, GrpcConnection } from './grpc-h2.js';
+import { GRPC_OK, GrpcConnection, type CallOptions, type Done } from './grpc-h2.js';
 import type { Workload } from './workloads.js';
+
+/** Something a client sends its requests through: a connection (unary calls) or a stream adapter. */
+export interface Channel {
+  call(path: string, frame: Buffer, done: Done, options?: CallOptions): void;
+  isOpen(): boolean;
+  close(): void;
+}
+
+/** Opens a workload's channels over the load's connections. */
+export type ChannelFactory = (conns: readonly GrpcConnection[]) => Promise<readonly Channel[]>;
 
 export type Stop =
   { readonly kind: 'total'; readonly calls: number } | { readonly kind: 'duration'; readonly ms: number };
@@ -20,6 +31,8 @@ export interface LoadOptions {
   readonly timeoutMs: number;
   /** Runs at the end of the warm-up, when the measured window opens (e.g. to sample server CPU). */
   readonly onMeasureStart?: () => void;
+  /** Channels over the open connections; default: the connections themselves (unary calls). */
+  readonly channels?: ChannelFactory;
 }
 
 export interface LoadResult {
@@ -42,7 +55,7 @@ export interface LoadResult {
 }
 
 /** A growable array of doubles: a plain number[] would box on push at 20k+ calls/s. */
-class Samples {
+export class Samples {
   private buf = new Float64Array(1 << 16);
   length = 0;
   push(v: number): void {
@@ -60,15 +73,22 @@ class Samples {
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const conns: GrpcConnection[] = [];
+  let channels: readonly Channel[] = [];
   try {
     for (let i = 0; i < o.conns; i++) conns.push(await GrpcConnection.connect(o.url));
-    return await drive(o, conns);
+    channels = o.channels === undefined ? conns : await o.channels(conns);
+    const result = await drive(o, channels);
+    return { ...result, maxConcurrentStreams: conns[0]?.maxConcurrentStreams() };
   } finally {
+    if (o.channels !== undefined) for (const c of channels) c.close();
     for (const c of conns) c.close();
   }
 }
 
-function drive(o: LoadOptions, conns: readonly GrpcConnection[]): Promise<LoadResult> {
+function drive(
+  o: LoadOptions,
+  channels: readonly Channel[],
+): Promise<Omit<LoadResult, 'maxConcurrentStreams'>> {
   const { workload, stop } = o;
   const path = workload.path;
   const callOptions = { timeoutMs: o.timeoutMs };
@@ -111,7 +131,6 @@ function drive(o: LoadOptions, conns: readonly GrpcConnection[]): Promise<LoadRe
         latenciesUs: latencies.sorted(),
         perSecond,
         clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
-        maxConcurrentStreams: conns[0]?.maxConcurrentStreams(),
       });
     };
 
@@ -131,7 +150,7 @@ function drive(o: LoadOptions, conns: readonly GrpcConnection[]): Promise<LoadRe
       }
     };
 
-    const issue = (conn: GrpcConnection): void => {
+    const issue = (client: number, conn: Channel): void => {
       if (!issuing) {
         if (--inFlight === 0) finish();
         return;
@@ -141,7 +160,7 @@ function drive(o: LoadOptions, conns: readonly GrpcConnection[]): Promise<LoadRe
       const started = process.hrtime.bigint();
       conn.call(
         path,
-        workload.request(seq++),
+        workload.request(seq++, client),
         (code, message) => {
           const now = process.hrtime.bigint();
           if (counted) {
@@ -163,7 +182,7 @@ function drive(o: LoadOptions, conns: readonly GrpcConnection[]): Promise<LoadRe
             if (--inFlight === 0) finish();
             return;
           }
-          issue(conn);
+          issue(client, conn);
         },
         callOptions,
       );
@@ -172,6 +191,6 @@ function drive(o: LoadOptions, conns: readonly GrpcConnection[]): Promise<LoadRe
     if (o.warmupMs > 0) warmupTimer = setTimeout(startMeasuring, o.warmupMs);
     else startMeasuring();
     inFlight = o.clients;
-    for (let i = 0; i < o.clients; i++) issue(conns[i % conns.length]);
+    for (let i = 0; i < o.clients; i++) issue(i, channels[i % channels.length]);
   });
 }

@@ -40,11 +40,20 @@ export function mainThreadCpuSeconds(pid: number): number {
   return statCpu(`/proc/${pid}/task/${pid}/stat`);
 }
 
+function statusKb(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (m === null) throw new Error(`no ${field} for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
 /** Peak resident set size in bytes (VmHWM of /proc/<pid>/status). */
 export function peakRssBytes(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (m === null) throw new Error(`no VmHWM for pid ${pid}`);
-  return Number(m[1]) * 1024;
+  return statusKb(pid, 'VmHWM');
+}
+
+/** Resident set size now, in bytes (VmRSS of /proc/<pid>/status). */
+export function rssBytes(pid: number): number {
+  return statusKb(pid, 'VmRSS');
 }
 
 /**

@@ -8,6 +8,10 @@ import type { Target } from './launcher.js';
 import type { LoadResult } from './load.js';
 
 export interface RoundResult {
+  /** The matrix cell, e.g. "get-lin"; empty for a driver that runs one kind of cell. */
+  readonly cell: string;
+  /** What one counted operation is, plural: "puts", "gets", "events", ... */
+  readonly unit: string;
   readonly target: Target;
   readonly members: number;
   readonly clients: number;
@@ -33,12 +37,14 @@ export interface RoundResult {
   readonly leader: string;
   readonly termBefore: bigint;
   readonly termAfter: bigint;
-  /** Revisions the store advanced during the round versus successful puts (they must match). */
+  /** Revisions the store advanced during the round versus acknowledged writes (they must match). */
   readonly revisionDelta: bigint;
   readonly expectedRevisionDelta: bigint;
 }
 
 export interface Row {
+  readonly cell: string;
+  readonly unit: string;
   readonly target: Target;
   readonly members: number;
   readonly clients: number;
@@ -93,6 +99,8 @@ export function pool(rounds: readonly RoundResult[]): Row {
     (_, i) => Math.max(...rounds.map((r) => r.peakRssBytes[i] ?? 0)) / 2 ** 20,
   );
   return {
+    cell: first.cell,
+    unit: first.unit,
     target: first.target,
     members: first.members,
     clients: first.clients,
@@ -112,15 +120,15 @@ export function pool(rounds: readonly RoundResult[]): Row {
   };
 }
 
-const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+export const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 export function roundLine(r: RoundResult): string {
   const l = r.load;
   const rate = l.seconds > 0 ? l.ok / l.seconds : 0;
   const minSec = l.perSecond.length > 0 ? Math.min(...l.perSecond) : NaN;
   const parts = [
-    `${r.target} m=${r.members} c=${r.clients} round ${r.round}:`,
-    `${rate.toFixed(0)} puts/s over ${l.seconds.toFixed(1)} s`,
+    `${r.cell === '' ? '' : `${r.cell} `}${r.target} m=${r.members} c=${r.clients} round ${r.round}:`,
+    `${rate.toFixed(0)} ${r.unit}/s over ${l.seconds.toFixed(1)} s`,
     `(slowest whole second ${Number.isNaN(minSec) ? '-' : minSec})`,
     `p99 ${ms(percentile(l.latenciesUs, 0.99) / 1000)} ms, max ${ms(percentile(l.latenciesUs, 1) / 1000)} ms,`,
     `errors ${l.errors}${l.warmupErrors > 0 ? ` (+${l.warmupErrors} in warm-up)` : ''},`,
@@ -135,7 +143,7 @@ export function roundLine(r: RoundResult): string {
     `machine idle ${(r.machineIdleShare * 100).toFixed(0)}%, other processes ~${Math.max(0, r.foreignCpuSeconds).toFixed(1)} CPU-s,`,
     r.stealSeconds > 0 ? `steal ${r.stealSeconds.toFixed(2)} s,` : '',
     `leader ${r.leader}, term ${r.termBefore}${r.termAfter !== r.termBefore ? `->${r.termAfter} (LEADER CHANGE)` : ''},`,
-    `revisions +${r.revisionDelta}${r.revisionDelta !== r.expectedRevisionDelta ? ` != ${r.expectedRevisionDelta} acknowledged puts (MISMATCH)` : ' = acknowledged puts'}`,
+    `revisions +${r.revisionDelta}${r.revisionDelta !== r.expectedRevisionDelta ? ` != ${r.expectedRevisionDelta} expected from acknowledged writes (MISMATCH)` : ' as expected'}`,
   ];
   if (l.maxConcurrentStreams !== undefined && l.maxConcurrentStreams < r.clients / r.conns) {
     parts.push(
@@ -147,12 +155,22 @@ export function roundLine(r: RoundResult): string {
   return parts.filter((p) => p !== '').join(' ');
 }
 
+/** One unit for the header ("puts/s") when all rows share it, else "ops/s" (the cell column says). */
+function unitOf(rows: readonly Row[]): string {
+  const units = new Set(rows.map((r) => r.unit));
+  return units.size === 1 ? [...units][0].replace(/s$/, '') : 'op';
+}
+
 export function resultsTable(rows: readonly Row[]): string {
+  const withCell = rows.some((r) => r.cell !== '');
+  const u = unitOf(rows);
   const head =
-    '| target | members | in flight | puts/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU-s / 1k puts | peak RSS / member MiB | client CPU µs / put |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|';
+    `| ${withCell ? 'cell | ' : ''}target | members | in flight | ${u}s/s | p50 ms | p90 ms | p99 ms | max ms | errors | ` +
+    `server CPU-s / 1k ${u}s | peak RSS / member MiB | client CPU µs / ${u} |`;
+  const sep = `|${withCell ? '---|' : ''}---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|`;
   const lines = rows.map((r) =>
     [
+      ...(withCell ? [r.cell] : []),
       r.target,
       r.members,
       r.clients,
@@ -171,13 +189,26 @@ export function resultsTable(rows: readonly Row[]): string {
 }
 
 export function ratioTable(rows: readonly Row[]): string {
-  const out = ['| members | in flight | puts/s cairn/etcd | p99 cairn/etcd |', '|---:|---:|---:|---:|'];
+  const withCell = rows.some((r) => r.cell !== '');
+  const u = unitOf(rows);
+  const out = [
+    `| ${withCell ? 'cell | ' : ''}members | in flight | ${u}s/s cairn/etcd | p99 cairn/etcd | server CPU per ${u} cairn/etcd |`,
+    `|${withCell ? '---|' : ''}---:|---:|---:|---:|---:|`,
+  ];
   for (const c of rows.filter((r) => r.target === 'cairn')) {
-    const e = rows.find((r) => r.target === 'etcd' && r.members === c.members && r.clients === c.clients);
-    if (e === undefined) continue;
-    out.push(
-      `| ${c.members} | ${c.clients} | ${(c.callsPerSecond / e.callsPerSecond).toFixed(2)} | ${(c.p99Ms / e.p99Ms).toFixed(2)} |`,
+    const e = rows.find(
+      (r) => r.target === 'etcd' && r.cell === c.cell && r.members === c.members && r.clients === c.clients,
     );
+    if (e === undefined) continue;
+    const cells = [
+      ...(withCell ? [c.cell] : []),
+      c.members,
+      c.clients,
+      (c.callsPerSecond / e.callsPerSecond).toFixed(2),
+      (c.p99Ms / e.p99Ms).toFixed(2),
+      (c.serverCpuPer1k / e.serverCpuPer1k).toFixed(2),
+    ];
+    out.push(`| ${cells.join(' | ')} |`);
   }
   return out.length > 2 ? out.join('\n') : '';
 }
