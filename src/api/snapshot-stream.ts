@@ -12,6 +12,12 @@ import type { ResponseSink } from './stream-sessions.js';
 
 /** etcd's snapshot message size. */
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
+/**
+ * While the image is being built (seconds for a large keyspace), an empty message this often shows
+ * the client the member is at work: clients append blobs, so an empty one changes nothing, and a
+ * client that gives up on a silent stream does not give up on a slow build.
+ */
+export const SNAPSHOT_HEARTBEAT_MS = 1000;
 
 /**
  * Streams one snapshot into `sink`, waiting for it to drain; `end` closes the stream after the digest.
@@ -25,11 +31,16 @@ export async function streamSnapshot(
 ): Promise<void> {
   const { signal } = ctx;
   let snapshot;
+  const heartbeat = setInterval(() => {
+    sink.write({ header: undefined, remainingBytes: 0n, blob: new Uint8Array(0), version: '' });
+  }, SNAPSHOT_HEARTBEAT_MS);
   try {
     snapshot = await api.snapshot(ctx);
   } catch (e) {
     sink.fail(failureOf(e));
     return;
+  } finally {
+    clearInterval(heartbeat);
   }
   try {
     const digest = createHash('sha256');

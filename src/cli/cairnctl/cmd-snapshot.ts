@@ -85,6 +85,8 @@ async function saveSnapshot(ctx: Context, path: string): Promise<void> {
     let total: number | undefined;
     for await (const r of stream) {
       armIdle();
+      // An empty message is the member's sign of life while it builds the image.
+      if (r.blob.byteLength === 0) continue;
       const blob = Buffer.from(r.blob.buffer, r.blob.byteOffset, r.blob.byteLength);
       const joined = tail.length === 0 ? blob : Buffer.concat([tail, blob]);
       const content = joined.subarray(0, Math.max(0, joined.length - SHA256_BYTES));
