@@ -3,6 +3,7 @@
 //   node dist/bench/cluster/put.js [--members=3] [--clients=1,64,256] [--duration=15 | --total=N]
 //     [--warmup=2] [--rounds=2] [--conns=1] [--value-size=256] [--keyspace=100000]
 //     [--key-order=random|seq] [--target=both|cairn|etcd] [--timeout-ms=30000] [--cpu-prof-dir=DIR]
+//     [--node-args=FLAG,FLAG]
 //     [--smoke]
 //
 // For every (members, clients) cell it starts a fresh cluster of each target, finds the leader, and
@@ -38,6 +39,7 @@ const KNOWN = [
   'target',
   'timeout-ms',
   'cpu-prof-dir',
+  'node-args',
   'smoke',
 ];
 
@@ -54,6 +56,8 @@ interface Settings {
   readonly keyOrder: KeyOrder;
   readonly valueSize: number;
   readonly cpuProfDir: string | undefined;
+  /** Node flags for the cairn members (--node-args=--max-semi-space-size=32,...), for experiments. */
+  readonly nodeArgs: readonly string[];
   readonly smoke: boolean;
 }
 
@@ -82,6 +86,9 @@ function settings(): Settings {
     keyOrder: choiceFlag('key-order', ['random', 'seq'], 'random'),
     valueSize: numberFlag('value-size', 256),
     cpuProfDir: cpuProfDir === '' ? undefined : cpuProfDir,
+    nodeArgs: stringFlag('node-args', '')
+      .split(',')
+      .filter((a) => a !== ''),
     smoke,
   };
 }
@@ -108,7 +115,10 @@ async function main(): Promise<void> {
           targets: s.targets,
           members,
           rounds: s.rounds,
-          nodeArgs: s.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${s.cpuProfDir}`],
+          nodeArgs: [
+            ...s.nodeArgs,
+            ...(s.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${s.cpuProfDir}`]),
+          ],
           beforeStop: (clusters) => {
             if (s.cpuProfDir === undefined) return;
             for (const c of clusters.filter((x) => x.target === 'cairn')) {

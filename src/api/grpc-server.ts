@@ -110,16 +110,17 @@ function unaryHandler(
       callback(toStatusError(NO_LEADER));
       return;
     }
-    const abort = new AbortController();
-    const onCancel = (): void => abort.abort();
-    call.once('cancelled', onCancel);
-    m.invoke(api, call.request, { signal: abort.signal, credentials: grpcCallCredentials(call) }).then(
-      (response) => {
-        call.off('cancelled', onCancel);
-        callback(null, response);
+    // No cancellation signal on this hot path: a canceled call's proposal applies anyway (as with
+    // etcd), and its wait ends at the apply or the request timeout; the answer is then dropped.
+    // Credentials are read only if the member asks (auth on): a TLS peer certificate costs a copy.
+    const ctx = {
+      get credentials() {
+        return grpcCallCredentials(call);
       },
+    };
+    m.invoke(api, call.request, ctx).then(
+      (response) => callback(null, response),
       (e: unknown) => {
-        call.off('cancelled', onCancel);
         const f = failureOf(e);
         if (f.code === Status.UNKNOWN)
           logger.warn('client port: request failed', { method: m.handler, error: f.message });

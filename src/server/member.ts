@@ -228,7 +228,7 @@ type Outcome = ApplyOutcome;
 export class Member {
   /** For GET /metrics: `telemetry`'s registry. */
   readonly metrics: Registry;
-  private readonly waits = new WaitRegistry<Outcome>();
+  private readonly waits: WaitRegistry<Outcome>;
   private readonly ids: RequestIdGenerator;
   private readonly applied: AppliedIndex;
   private readonly reads: ReadIndexBatcher;
@@ -291,6 +291,7 @@ export class Member {
     this.quota = new BackendQuota(() => this.current.backend.size(), quota.limit);
     // etcd's request timeout: 5 s plus two election timeouts.
     this.requestTimeoutMs = 5000 + 2 * settings.electionMs;
+    this.waits = new WaitRegistry<Outcome>({ timeoutMs: this.requestTimeoutMs });
     const identity = {
       memberId: settings.memberId,
       serverVersion: SERVER_VERSION,
@@ -1111,7 +1112,10 @@ export class Member {
     const info = withCaller && this.current.auth.isEnabled ? await this.caller(ctx) : undefined;
     const id = this.ids.next();
     const header = { ID: id, username: info?.username ?? '', authRevision: BigInt(info?.revision ?? 0) };
-    const data = InternalRaftRequest.encode(InternalRaftRequest.fromPartial({ ...request, header })).finish();
+    // Only the top level is partial (nested messages are whole: their types require every field), and
+    // the encoder reads each absent top-level field as `undefined`, except ID: so no deep copy here.
+    const message = { ID: 0n, ...request, header } as InternalRaftRequest;
+    const data = InternalRaftRequest.encode(message).finish();
     if (data.byteLength > this.settings.maxRequestBytes) throw errRequestTooLarge();
     return this.awaitApplied(id, this.leaderId, ctx, () => this.submit(id, data), true);
   }
@@ -1128,16 +1132,16 @@ export class Member {
     propose: () => void,
     metered = false,
   ): Promise<Extract<Outcome, { ok: true }>> {
-    const waiting = this.waits.register(id);
-    const timer = setTimeout(() => {
+    const waiting = this.waits.register(id, () => {
       if (metered) this.telemetry.proposalFailed();
-      this.waits.fail(id, this.leaderId !== leaderAtStart ? errTimeoutDueToLeaderFail() : errTimeout());
-    }, this.requestTimeoutMs);
+      return this.leaderId !== leaderAtStart ? errTimeoutDueToLeaderFail() : errTimeout();
+    });
+    const signal = ctx?.signal;
     const abort = (): void => {
       if (metered) this.telemetry.proposalFailed();
       this.waits.fail(id, new ServerError('Canceled', 'context canceled'));
     };
-    ctx?.signal?.addEventListener('abort', abort, { once: true });
+    signal?.addEventListener('abort', abort, { once: true });
     propose();
     if (metered) this.telemetry.proposalPending(1);
     try {
@@ -1145,8 +1149,7 @@ export class Member {
       if (!outcome.ok) throw outcome.error;
       return outcome;
     } finally {
-      clearTimeout(timer);
-      ctx?.signal?.removeEventListener('abort', abort);
+      signal?.removeEventListener('abort', abort);
       if (metered) this.telemetry.proposalPending(-1);
     }
   }
