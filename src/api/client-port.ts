@@ -21,7 +21,9 @@ import { createHttpServer } from './http-server.js';
 import type { ClientPortLogger } from './logger.js';
 import {
   chooseAlpn,
+  clientCertRefusal,
   grpcCredentials,
+  handshakeRefusal,
   INSECURE,
   schemesFor,
   tlsContextOptions,
@@ -112,7 +114,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       ? security.reload.subscribe((material) => {
           for (const s of tlsListeners) {
             try {
-              s.setSecureContext(tlsContextOptions(material));
+              s.setSecureContext(tlsContextOptions(material, security.ciphers));
             } catch (e) {
               logger.warn('client port: cannot use the reloaded certificate; keeping the previous one', {
                 error: e instanceof Error ? e.message : String(e),
@@ -128,15 +130,29 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
         if (security.kind !== 'tls')
           throw new Error(`client port: ${t.url} is https but no TLS key/cert was given`);
         const clientCertAuth = security.clientCertAuth;
+        const allowedHostname = clientCertAuth ? security.allowedHostname : undefined;
         const tlsServer = createTlsServer(
           {
-            ...tlsContextOptions(security.reload?.current() ?? security),
+            ...tlsContextOptions(security.reload?.current() ?? security, security.ciphers),
             requestCert: clientCertAuth,
             rejectUnauthorized: clientCertAuth,
             handshakeTimeout: firstBytesTimeoutMs,
             ALPNCallback: ({ protocols }) => chooseAlpn(protocols),
           },
-          (socket: TLSSocket) => route(socket),
+          (socket: TLSSocket) => {
+            // The chain (CA, CRL) is verified by now; the allowed hostname is ours to check, before
+            // any request is read.
+            const refusal =
+              allowedHostname === undefined
+                ? undefined
+                : clientCertRefusal(socket.getPeerCertificate(), allowedHostname);
+            if (refusal !== undefined) {
+              logger.warn('client port: rejected connection', { remote: remoteOf(socket), error: refusal });
+              socket.destroy();
+              return;
+            }
+            route(socket);
+          },
         );
         tlsServer.on('connection', (raw: Socket) => {
           raw.setNoDelay(true);
@@ -146,8 +162,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
         });
         tlsServer.on('tlsClientError', (e: Error, socket: TLSSocket) => {
           logger.warn('client port: rejected connection', {
-            remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`,
-            error: (e as Error & { reason?: string }).reason ?? e.message,
+            remote: remoteOf(socket),
+            error: handshakeRefusal(e, socket),
           });
         });
         tlsListeners.push(tlsServer);
@@ -192,6 +208,10 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
         await Promise.all(closed);
       })()),
   };
+}
+
+function remoteOf(socket: TLSSocket): string {
+  return `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
 }
 
 /**

@@ -9,7 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 
-import { currentPeerTls, errorText, peerContextOptions, type PeerTlsOptions } from './types.js';
+import { errorText, peerClientOptions, type PeerTlsOptions } from './types.js';
 
 export const PATH_HASHKV = '/members/hashkv';
 
@@ -140,12 +140,7 @@ export async function fetchPeerHashKV(
         method: 'GET',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: timeoutMs,
-        ...(tlsOptions === undefined
-          ? {}
-          : {
-              ...peerContextOptions(currentPeerTls(tlsOptions)),
-              rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
-            }),
+        ...(tlsOptions === undefined ? {} : peerClientOptions(tlsOptions)),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -9,7 +9,14 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { currentPeerTls, peerContextOptions, type PeerTlsMaterial, type PeerTlsOptions } from './types.js';
+import { certIdentityError, hasIdentityPolicy } from './cert-identity.js';
+import {
+  currentPeerTls,
+  peerClientOptions,
+  peerContextOptions,
+  type PeerTlsMaterial,
+  type PeerTlsOptions,
+} from './types.js';
 
 /** Receiver windows: large enough that a busy stream is not throttled by flow control on a LAN. */
 const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -32,7 +39,10 @@ export interface PeerListenerHandlers {
   onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
   /** An HTTP/1.1 request on the cleartext port (only GETs are useful there). */
   onHttp1(req: http.IncomingMessage, res: http.ServerResponse): void;
-  /** A TLS handshake failed (e.g. a certificate from an unknown CA); for the log. */
+  /**
+   * A TLS handshake failed (e.g. a certificate from an unknown CA, or revoked), or the certificate
+   * did not meet --peer-cert-allowed-cn / --peer-cert-allowed-hostname; for the log.
+   */
   onTlsError?(error: Error, remote: string): void;
   /** Reloaded TLS material could not be installed (the previous one stays); for the log. */
   onTlsReloadError?(error: Error): void;
@@ -70,8 +80,20 @@ function checkScheme(url: URL, tlsOptions: PeerTlsOptions | undefined): void {
  * The secure-context part of the TLS listener's options. Used at creation and for every reload:
  * tls.Server#setSecureContext resets each context option it is not given (minVersion included).
  */
-function serverContextOptions(material: PeerTlsMaterial): tls.SecureContextOptions {
-  return { ...peerContextOptions(material), minVersion: 'TLSv1.2' };
+function serverContextOptions(options: PeerTlsOptions, material: PeerTlsMaterial): tls.SecureContextOptions {
+  return { ...peerContextOptions(options, material), minVersion: 'TLSv1.2' };
+}
+
+/**
+ * Why a refused handshake was refused. Node completes the handshake and then drops a client whose
+ * certificate failed verification, so the error itself only says "socket hang up"; the verification
+ * result (CERT_REVOKED, UNABLE_TO_GET_ISSUER_CERT_LOCALLY, ...) is on the socket.
+ */
+function handshakeRefusal(e: Error, socket: tls.TLSSocket): string {
+  const verdict: unknown = socket.authorizationError;
+  const code = typeof verdict === 'string' ? verdict : verdict instanceof Error ? verdict.message : undefined;
+  const reason = (e as Error & { reason?: string }).reason ?? e.message;
+  return code === undefined ? reason : `certificate verification failed: ${code}`;
 }
 
 function configureServerSession(session: http2.ServerHttp2Session): void {
@@ -112,29 +134,47 @@ export async function listenPeer(
     h2.on('session', configureServerSession);
     h2.on('stream', handlers.onStream);
     const h1 = http.createServer(handlers.onHttp1);
+    const verifyClients = tlsOptions.clientCertAuth === true;
+    const policy = { allowedCn: tlsOptions.allowedCn, allowedHostname: tlsOptions.allowedHostname };
+    const checkIdentity = verifyClients && hasIdentityPolicy(policy);
+    const remoteOf = (socket: tls.TLSSocket): string =>
+      `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
     const secure = tls.createServer(
       {
-        ...serverContextOptions(currentPeerTls(tlsOptions)),
-        requestCert: tlsOptions.clientCertAuth === true,
-        rejectUnauthorized: tlsOptions.clientCertAuth === true,
+        ...serverContextOptions(tlsOptions, currentPeerTls(tlsOptions)),
+        requestCert: verifyClients,
+        rejectUnauthorized: verifyClients,
         ALPNProtocols: ['h2', 'http/1.1'],
         handshakeTimeout: SNIFF_TIMEOUT_MS,
       },
       (socket) => {
         socket.on('error', () => {});
+        // The chain is verified by now (CA, CRL); the allowed CN / hostname is ours to check. The
+        // connection is dropped before any request is read, as etcd refuses it in the handshake.
+        if (checkIdentity) {
+          const reason = certIdentityError(socket.getPeerCertificate(), policy);
+          if (reason !== undefined) {
+            handlers.onTlsError?.(
+              new Error(`client certificate authentication failed: ${reason}`),
+              remoteOf(socket),
+            );
+            socket.destroy();
+            return;
+          }
+        }
         if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
         else h1.emit('connection', socket);
       },
     );
     secure.on('connection', track);
     secure.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => {
-      handlers.onTlsError?.(e, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`);
+      handlers.onTlsError?.(new Error(handshakeRefusal(e, socket)), remoteOf(socket));
     });
     // Rotated certificate files: new handshakes use the new material, open connections keep theirs.
     unsubscribe =
       tlsOptions.reload?.subscribe((material) => {
         try {
-          secure.setSecureContext(serverContextOptions(material));
+          secure.setSecureContext(serverContextOptions(tlsOptions, material));
         } catch (e) {
           handlers.onTlsReloadError?.(e instanceof Error ? e : new Error(String(e)));
         }
@@ -206,8 +246,7 @@ export function connectPeer(url: URL, tlsOptions: PeerTlsOptions | undefined): h
             servername: net.isIP(host) === 0 ? host : undefined,
             ALPNProtocols: ['h2'],
             // Read per connection: after a certificate rotation, the next connection presents the new one.
-            ...peerContextOptions(currentPeerTls(tlsOptions)),
-            rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
+            ...peerClientOptions(tlsOptions),
           });
           socket.setNoDelay(true);
           return socket;

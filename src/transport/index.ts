@@ -13,6 +13,16 @@ export {
   type TransportLogger,
 } from './types.js';
 export {
+  ACCEPTED_CIPHER_SUITES,
+  cipherChoice,
+  opensslCipherName,
+  tls13Defaults,
+  UnknownCipherSuiteError,
+  type CipherChoice,
+} from './cipher-suites.js';
+export { caSubjects, crlProblem, readCrlFile, type CrlFile, type CrlSummary } from './crl.js';
+export { certIdentityError, hasIdentityPolicy, type CertIdentityPolicy } from './cert-identity.js';
+export {
   PATH_HASHKV,
   fetchPeerHashKV,
   type HashKVProvider,

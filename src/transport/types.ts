@@ -1,7 +1,9 @@
 // Shared vocabulary of the peer transport: the logger it writes to, the IDs it puts in headers, the
 // paths and headers of the peer protocol, and the limits that bound every queue.
 
-import type tls from 'node:tls';
+import tls from 'node:tls';
+
+import { certIdentityError, hasIdentityPolicy } from './cert-identity.js';
 
 /** What the transport needs from a logger. The member adapts its own logger (pino) to this. */
 export interface TransportLogger {
@@ -14,11 +16,13 @@ export const silentLogger: TransportLogger = {
   warn() {},
 };
 
-/** Key, certificate and CA (PEM): what a TLS connection is made with, in either direction. */
+/** Key, certificate, CA and CRLs (PEM): what a TLS connection is made with, in either direction. */
 export interface PeerTlsMaterial {
   readonly key: string | Buffer;
   readonly cert: string | Buffer;
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** --peer-crl-file, one PEM CRL per element: revoked member certificates fail verification. */
+  readonly crl?: readonly (string | Buffer)[];
 }
 
 /**
@@ -44,6 +48,12 @@ export interface PeerTlsOptions extends PeerTlsMaterial {
   readonly insecureSkipVerify?: boolean;
   /** Absent: the material never changes (e.g. --peer-auto-tls). */
   readonly reload?: PeerTlsReload;
+  /** --cipher-suites as Node's `ciphers` (see cipher-suites.ts); absent: the runtime defaults. */
+  readonly ciphers?: string;
+  /** --peer-cert-allowed-cn: the CN the other member's certificate must carry. */
+  readonly allowedCn?: string;
+  /** --peer-cert-allowed-hostname: the hostname the other member's certificate must be valid for. */
+  readonly allowedHostname?: string;
 }
 
 /** The material a new connection uses now. */
@@ -51,9 +61,47 @@ export function currentPeerTls(options: PeerTlsOptions): PeerTlsMaterial {
   return options.reload?.current() ?? options;
 }
 
-/** `material` as Node's secure-context options (which type the CA list as mutable). */
-export function peerContextOptions(material: PeerTlsMaterial): tls.SecureContextOptions {
-  return { key: material.key, cert: material.cert, ca: material.ca as tls.SecureContextOptions['ca'] };
+/**
+ * Node's secure-context options for `options` with `material` (default: the current one). The CA and
+ * CRL lists are typed mutable there. Every connection and every reload builds them again, because
+ * tls.Server#setSecureContext resets what it is not given (the cipher list included).
+ */
+export function peerContextOptions(
+  options: PeerTlsOptions,
+  material: PeerTlsMaterial = currentPeerTls(options),
+): tls.SecureContextOptions {
+  return {
+    key: material.key,
+    cert: material.cert,
+    ca: material.ca as tls.SecureContextOptions['ca'],
+    ...(material.crl === undefined || material.crl.length === 0
+      ? {}
+      : { crl: material.crl as (string | Buffer)[] }),
+    ...(options.ciphers === undefined ? {} : { ciphers: options.ciphers }),
+  };
+}
+
+/**
+ * TLS options of a connection this member opens to another one: the current material, the other
+ * side's certificate verified (unless --peer-auto-tls) against the CA, the CRLs and, when given, the
+ * allowed CN / hostname on top of the usual match with the URL's host.
+ */
+export function peerClientOptions(options: PeerTlsOptions): tls.ConnectionOptions {
+  const policy = { allowedCn: options.allowedCn, allowedHostname: options.allowedHostname };
+  return {
+    ...peerContextOptions(options),
+    rejectUnauthorized: options.insecureSkipVerify !== true,
+    ...(hasIdentityPolicy(policy)
+      ? {
+          checkServerIdentity: (host: string, cert: tls.PeerCertificate): Error | undefined => {
+            const hostError = tls.checkServerIdentity(host, cert);
+            if (hostError !== undefined) return hostError;
+            const reason = certIdentityError(cert, policy);
+            return reason === undefined ? undefined : new Error(`peer certificate refused: ${reason}`);
+          },
+        }
+      : {}),
+  };
 }
 
 // ---- The peer protocol --------------------------------------------------------------------------

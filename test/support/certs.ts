@@ -1,10 +1,11 @@
 // Test certificates made with the `openssl` binary: a CA, and server, peer and client certificates it
 // signs (SANs 127.0.0.1 and localhost), plus a second CA with a peer certificate of its own (a member
 // the cluster must refuse) and a server certificate (a rotation to another CA). Everything goes into a
-// temp dir removed when the test ends.
+// temp dir removed when the test ends. makeLeafCert adds certificates (another CN, other SANs) and
+// makeCrl revocation lists (`openssl ca -revoke` / `-gencrl` with a throwaway CA database).
 
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { tempDir } from './tools.js';
@@ -55,7 +56,14 @@ function makeCa(dir: string, name: string): CertPair {
   return pair;
 }
 
-function makeLeaf(dir: string, ca: CertPair, name: string, cn: string, usage: string): CertPair {
+function makeLeaf(
+  dir: string,
+  ca: CertPair,
+  name: string,
+  cn: string,
+  usage: string,
+  san = 'IP:127.0.0.1,DNS:localhost',
+): CertPair {
   const pair = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
@@ -65,7 +73,7 @@ function makeLeaf(dir: string, ca: CertPair, name: string, cn: string, usage: st
       'basicConstraints=CA:FALSE',
       'keyUsage=digitalSignature,keyEncipherment',
       `extendedKeyUsage=${usage}`,
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      `subjectAltName=${san}`,
       '',
     ].join('\n'),
   );
@@ -108,4 +116,67 @@ export function makeTestCerts(t: { after(fn: () => void): void }): TestCerts {
     otherPeer: makeLeaf(dir, otherCa, 'other-peer', 'intruder', 'serverAuth,clientAuth'),
     otherServer: makeLeaf(dir, otherCa, 'other-server', 'cairn-server-2', 'serverAuth,clientAuth'),
   };
+}
+
+/**
+ * Another certificate in `certs.dir`, signed by the trusted CA (or `ca`): e.g. a peer certificate
+ * with another CN, or SANs for another host.
+ */
+export function makeLeafCert(
+  certs: TestCerts,
+  name: string,
+  cn: string,
+  options: { readonly usage?: string; readonly san?: string; readonly ca?: CertPair } = {},
+): CertPair {
+  return makeLeaf(
+    certs.dir,
+    options.ca ?? certs.ca,
+    name,
+    cn,
+    options.usage ?? 'serverAuth,clientAuth',
+    options.san,
+  );
+}
+
+/**
+ * A PEM CRL `ca` (default: the trusted CA) issues, revoking `revoked`, written to <dir>/<name>.pem.
+ * `expired`: its validity ended in 2020 (OpenSSL then refuses every certificate). `der`: written
+ * in DER instead.
+ */
+export function makeCrl(
+  certs: TestCerts,
+  name: string,
+  revoked: readonly CertPair[],
+  options: { readonly ca?: CertPair; readonly expired?: boolean; readonly der?: boolean } = {},
+): string {
+  const ca = options.ca ?? certs.ca;
+  const db = join(certs.dir, `${name}-db`);
+  mkdirSync(db);
+  writeFileSync(join(db, 'index.txt'), '');
+  writeFileSync(join(db, 'crlnumber'), '01\n');
+  const config = join(db, 'ca.cnf');
+  writeFileSync(
+    config,
+    [
+      '[ ca ]',
+      'default_ca = test_ca',
+      '[ test_ca ]',
+      `database = ${join(db, 'index.txt')}`,
+      `crlnumber = ${join(db, 'crlnumber')}`,
+      'default_md = sha256',
+      'default_crl_days = 2',
+      '',
+    ].join('\n'),
+  );
+  const signer = ['-config', config, '-cert', ca.cert, '-keyfile', ca.key];
+  for (const r of revoked) openssl(db, ['ca', ...signer, '-revoke', r.cert]);
+  const file = join(certs.dir, `${name}.pem`);
+  const dates = options.expired
+    ? ['-crl_lastupdate', '20200101000000Z', '-crl_nextupdate', '20200102000000Z']
+    : [];
+  openssl(db, ['ca', ...signer, '-gencrl', ...dates, '-out', file]);
+  if (!options.der) return file;
+  const der = join(certs.dir, `${name}.der`);
+  openssl(db, ['crl', '-in', file, '-outform', 'DER', '-out', der]);
+  return der;
 }

@@ -29,6 +29,7 @@ import { fetchExistingCluster } from './join.js';
 import { writeAutoCert } from './self-signed-cert.js';
 import {
   TlsSetupError,
+  cipherSuitesOption,
   clientPortSecurity,
   peerTlsOptions,
   type AutoTlsContext,
@@ -86,13 +87,23 @@ async function main(): Promise<void> {
   // Certificate files given by flag are watched from here on: new connections use rotated ones.
   const tlsWatch: TlsWatchContext = { logger, reloaders: [] };
   try {
-    clientSecurity = clientPortSecurity(config.clientTls, config.listenClientUrls, autoTls, tlsWatch);
+    // --cipher-suites applies to both ports; an unknown name stops the start even without TLS (etcd).
+    const cipherSuites = cipherSuitesOption(config.cipherSuites);
+    autoTls.notes.push(...cipherSuites.notes);
+    clientSecurity = clientPortSecurity(
+      config.clientTls,
+      config.listenClientUrls,
+      autoTls,
+      tlsWatch,
+      cipherSuites.ciphers,
+    );
     peerTls = peerTlsOptions(
       config.peerTls,
       [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls],
       autoTls,
       config.listenPeerUrls,
       tlsWatch,
+      cipherSuites.ciphers,
     );
   } catch (e) {
     if (e instanceof TlsSetupError) fail(`cairn: ${e.message}`);

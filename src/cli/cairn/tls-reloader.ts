@@ -1,4 +1,4 @@
-// Certificate rotation without a restart: watches one port's key, certificate and CA files and hands
+// Certificate rotation without a restart: watches one port's key, certificate, CA and CRL files and hands
 // newer, checked material to whoever serves or dials with it (the ports swap their TLS context, so new
 // connections use it; open ones keep their session). etcd re-reads its files at each handshake; here a
 // stat of the files every `intervalMs` notices a change, which works for files rewritten in place, for
@@ -9,6 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 
+import { readCrlFile } from '../../transport/index.js';
 import { goFileError } from '../go-errors.js';
 
 /** PEM bytes as read from the files. */
@@ -17,6 +18,8 @@ export interface TlsMaterial {
   readonly cert: Buffer;
   /** Present when a trusted-CA file is watched. */
   readonly ca?: Buffer;
+  /** Present when a CRL file is watched: one PEM CRL per element (see crlBlocks). */
+  readonly crl?: readonly Buffer[];
 }
 
 export interface TlsFiles {
@@ -24,6 +27,8 @@ export interface TlsFiles {
   readonly keyFile: string;
   /** '' or absent: no CA file. */
   readonly trustedCaFile?: string;
+  /** '' or absent: no CRL file. */
+  readonly crlFile?: string;
 }
 
 export interface TlsReloaderLogger {
@@ -64,7 +69,12 @@ export const DEFAULT_INTERVAL_MS = 1000;
 export function startTlsReloader(options: TlsReloaderOptions): TlsReloader {
   const { side, files, check, logger } = options;
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const paths = [files.certFile, files.keyFile, ...(files.trustedCaFile ? [files.trustedCaFile] : [])];
+  const paths = [
+    files.certFile,
+    files.keyFile,
+    ...(files.trustedCaFile ? [files.trustedCaFile] : []),
+    ...(files.crlFile ? [files.crlFile] : []),
+  ];
   const listeners = new Set<(material: TlsMaterial) => void>();
   let current = options.initial;
   // Fingerprints of the files (see signature): the ones `current` came from (unknown until the first
@@ -81,6 +91,7 @@ export function startTlsReloader(options: TlsReloaderOptions): TlsReloader {
     certFile: files.certFile,
     keyFile: files.keyFile,
     ...(files.trustedCaFile ? { trustedCaFile: files.trustedCaFile } : {}),
+    ...(files.crlFile ? { crlFile: files.crlFile } : {}),
   };
 
   const look = async (): Promise<void> => {
@@ -178,17 +189,40 @@ async function readMaterial(files: TlsFiles): Promise<TlsMaterial> {
       throw new Error(goFileError(e));
     }
   };
-  const [cert, key, ca] = await Promise.all([
+  const [cert, key, ca, crl] = await Promise.all([
     read(files.certFile),
     read(files.keyFile),
     files.trustedCaFile ? read(files.trustedCaFile) : undefined,
+    files.crlFile ? read(files.crlFile) : undefined,
   ]);
-  return ca === undefined ? { cert, key } : { cert, key, ca };
+  return {
+    cert,
+    key,
+    ...(ca === undefined ? {} : { ca }),
+    ...(crl === undefined || !files.crlFile ? {} : { crl: crlBlocks(crl, files.crlFile) }),
+  };
+}
+
+/**
+ * A CRL file (PEM with one or more lists, or one DER list) as one PEM block per list: Node's `crl`
+ * option reads only the first list of a buffer and no DER. Throws, with the file named, when the file
+ * holds no readable list.
+ */
+export function crlBlocks(bytes: Buffer, path: string): readonly Buffer[] {
+  try {
+    return readCrlFile(bytes).pems;
+  } catch (e) {
+    throw new Error(`tls: ${errorText(e)} in ${path}`);
+  }
 }
 
 function sameMaterial(a: TlsMaterial, b: TlsMaterial): boolean {
   const caSame = a.ca === undefined || b.ca === undefined ? a.ca === b.ca : a.ca.equals(b.ca);
-  return caSame && a.key.equals(b.key) && a.cert.equals(b.cert);
+  const crlSame =
+    a.crl === undefined || b.crl === undefined
+      ? a.crl === b.crl
+      : a.crl.length === b.crl.length && a.crl.every((c, i) => b.crl?.[i]?.equals(c) === true);
+  return caSame && crlSame && a.key.equals(b.key) && a.cert.equals(b.cert);
 }
 
 /** For the log: which certificate is now served (the first of the file). */
