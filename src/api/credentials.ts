@@ -5,8 +5,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 
-import type { Metadata } from '@grpc/grpc-js';
-import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context.js';
+import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 
 import type { Credentials } from '../server/api.js';
 
@@ -15,7 +14,7 @@ const withoutBearer = (s: string): string => (s.startsWith('Bearer ') ? s.slice(
 /** The grpc-js server call parts credentials come from. */
 interface GrpcCall {
   readonly metadata: Metadata;
-  getAuthContext(): AuthContext;
+  getAuthContext(): ReturnType<ServerUnaryCall<unknown, unknown>['getAuthContext']>;
 }
 
 export function grpcCallCredentials(call: GrpcCall): Credentials {

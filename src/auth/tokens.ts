@@ -10,9 +10,8 @@
 // A JWT carries the user name, the auth revision it was issued at and an expiry, signed with the
 // member's key; any member holding the public key verifies it without shared state.
 
-import { randomInt } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, randomInt, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 
 import { SignJWT, jwtVerify } from 'jose';
 

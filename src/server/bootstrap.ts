@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { DEFAULT_SIMPLE_TTL_MS, SimpleTokens } from '../auth/index.js';
+import type { TokenProvider } from '../auth/index.js';
 import { RawNode } from '../raft/rawnode.js';
 import { MemoryStorage } from '../raft/storage.js';
 import {
@@ -60,6 +60,8 @@ export interface OpenMemberOptions extends Omit<
 > {
   readonly dataDir: string;
   readonly walDir?: string;
+  /** --auth-token's provider, kept by the member's state (default: simple tokens). */
+  readonly tokens?: TokenProvider;
   readonly preVote: boolean;
   /** Identity for a new member; a restart takes it from the WAL. */
   readonly identity: { readonly memberId: bigint; readonly clusterId: bigint };
@@ -124,9 +126,8 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
     },
   };
   const backend = Backend.open(layout.backendPath, backendOptions);
-  const tokens = o.tokens ?? new SimpleTokens(DEFAULT_SIMPLE_TTL_MS, Date.now);
   const stateOptions = {
-    tokens,
+    tokens: o.tokens,
     identity: { clusterId: identity.clusterId, localId: identity.memberId },
     lessor: {
       now: () => performance.now(),
@@ -236,7 +237,7 @@ export async function openMember(o: OpenMemberOptions): Promise<Member> {
   }
 
   const driver = new RaftDriver(node, storage, wal, layout.snapDir, o.heartbeatMs);
-  const settings = { ...o, ...identity, tokens, snapDir: layout.snapDir, backendPath: layout.backendPath };
+  const settings = { ...o, ...identity, snapDir: layout.snapDir, backendPath: layout.backendPath };
   return new Member(
     settings,
     state,

@@ -16,11 +16,8 @@ import {
   errUserEmpty,
   hashPassword,
   passwordMatches,
-  SimpleTokens,
-  DEFAULT_SIMPLE_TTL_MS,
   BCRYPT_DEFAULT_COST,
   type AuthInfo,
-  type TokenProvider,
 } from '../auth/index.js';
 import { LeaseError } from '../lease/index.js';
 import { errCompacted, KeyspaceError } from '../mvcc/errors.js';
@@ -207,8 +204,6 @@ export interface MemberSettings {
   readonly onRemoved?: () => void;
   /** Called when the member must stop because of a failure (exit code 1); default: stop the member. */
   readonly onFatal?: () => void;
-  /** --auth-token's provider (default: simple tokens with etcd's TTL). */
-  readonly tokens?: TokenProvider;
   /** --bcrypt-cost (default 10). */
   readonly bcryptCost?: number;
 }
@@ -234,7 +229,6 @@ export class Member {
   private readonly reads: ReadIndexBatcher;
   private readonly quota: BackendQuota;
   private readonly requestTimeoutMs: number;
-  private readonly tokens: TokenProvider;
   private leaseTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private compactor: AutoCompactor | undefined;
@@ -269,7 +263,6 @@ export class Member {
   ) {
     this.metrics = telemetry.registry;
     this.ids = new RequestIdGenerator(settings.memberId, Date.now());
-    this.tokens = settings.tokens ?? new SimpleTokens(DEFAULT_SIMPLE_TTL_MS, Date.now);
     this.applied = new AppliedIndex(init.applied);
     this.snapshotIndex = init.snapshotIndex;
     this.confState = init.confState;
@@ -533,16 +526,11 @@ export class Member {
 
   openWatchStream(ctx?: CallContext): ServerWatchStream {
     const stream = new WatchStream(this.current.watchable);
+    // etcd sends the status's full text as the cancel reason. The checks below throw only "user name
+    // is empty", "revision of auth store is old", "invalid auth token" and "permission denied".
     const refusalOf = (e: unknown): string => {
       if (!(e instanceof AuthError)) throw e;
-      // etcd sends the status's full text as the cancel reason.
-      const code =
-        e.code === 'Unauthenticated'
-          ? 'Unauthenticated'
-          : e.code === 'InvalidArgument'
-            ? 'InvalidArgument'
-            : 'PermissionDenied';
-      return `rpc error: code = ${code} desc = ${code === 'PermissionDenied' ? 'etcdserver: permission denied' : e.message}`;
+      return `rpc error: code = ${e.code} desc = ${e.message}`;
     };
     const refusal = (
       key: Uint8Array,
@@ -552,7 +540,7 @@ export class Member {
       if (!auth.isEnabled) return undefined;
       const check = (info: AuthInfo | undefined): string | undefined => {
         try {
-          this.current.auth.checkRead(info, key, rangeEnd);
+          auth.checkRead(info, key, rangeEnd);
           return undefined;
         } catch (e) {
           return refusalOf(e);
@@ -930,7 +918,7 @@ export class Member {
     if (!auth.isEnabled) return undefined;
     const c = ctx?.credentials;
     if (c?.token !== undefined && c.token !== '') {
-      const info = this.tokens.info(c.token, auth.revision);
+      const info = this.current.tokens.info(c.token, auth.revision);
       const known = (i: AuthInfo | undefined): AuthInfo => {
         if (i === undefined) throw errInvalidAuthToken();
         return i;
@@ -988,12 +976,12 @@ export class Member {
     for (let attempt = 0; ; attempt++) {
       const { hash, revision } = this.current.auth.passwordOf(r.name);
       if (!(await passwordMatches(r.password, hash))) throw errAuthFailed();
-      const authenticate = { name: r.name, password: '', simpleToken: this.tokens.prefix() };
+      const authenticate = { name: r.name, password: '', simpleToken: this.current.tokens.prefix() };
       const outcome = await this.proposeOutcome({ authenticate }, ctx, false);
       if (revision !== this.current.auth.revision && attempt < 3) continue;
       const response = outcome.response as AuthenticateResponse;
       if (outcome.toSign !== undefined) {
-        response.token = await this.tokens.sign(outcome.toSign.username, outcome.toSign.revision);
+        response.token = await this.current.tokens.sign(outcome.toSign.username, outcome.toSign.revision);
       }
       return this.fill(response);
     }

@@ -14,7 +14,7 @@ import { Applier, type ApplierParts } from './apply.js';
 export interface StateOptions {
   readonly identity: ClusterIdentity;
   readonly lessor: LessorConfig;
-  /** The member's auth tokens: they outlive a state replaced by a leader's snapshot (default: simple). */
+  /** The member's auth tokens (--auth-token; default: simple tokens with etcd's TTL). */
   readonly tokens?: TokenProvider;
   readonly logger: KeyspaceLogger;
   readonly onAlarm?: ApplierParts['onAlarm'];
@@ -30,6 +30,7 @@ export interface MemberState {
   readonly alarms: AlarmStore;
   readonly cluster: RaftCluster;
   readonly auth: AuthStore;
+  readonly tokens: TokenProvider;
   readonly kv: KvApplier;
   readonly applier: Applier;
   /** Closes the keyspace; the watchers stay until `watchable.close()` (they may move to a new state). */
@@ -57,7 +58,8 @@ export function openState(backend: Backend, options: StateOptions, replaced?: Me
   }
   const alarms = new AlarmStore(backend.batchTx);
   const cluster = RaftCluster.recover(options.identity, backend.batchTx);
-  const tokens = options.tokens ?? new SimpleTokens(DEFAULT_SIMPLE_TTL_MS, Date.now);
+  // Sessions outlive a state replaced by a leader's snapshot: the new state keeps the old provider.
+  const tokens = options.tokens ?? replaced?.tokens ?? new SimpleTokens(DEFAULT_SIMPLE_TTL_MS, Date.now);
   const auth = new AuthStore(backend.batchTx, {
     userInvalidated: (name) => tokens.invalidateUser(name),
     enabledChanged: (enabled) => tokens.setEnabled(enabled),
@@ -73,6 +75,7 @@ export function openState(backend: Backend, options: StateOptions, replaced?: Me
     alarms,
     cluster,
     auth,
+    tokens,
     kv,
     applier,
     async close() {

@@ -408,7 +408,11 @@ test('single member: a flipped byte in a record in the middle of the WAL refuses
 
 // ---- A follower of three members ------------------------------------------------------------------
 
-test('follower: a WAL cut inside its last record is repaired and the follower catches up', async (t) => {
+/**
+ * A 3-member cluster with 20 keys everywhere and one follower stopped cleanly, 10 keys behind the
+ * others; its newest WAL segment as it was, with its frames and last frame.
+ */
+async function followerBehind(t: TestContext) {
   const c = await cairnCluster(t, ['f1', 'f2', 'f3']);
   await started(c);
   const acked = await writeKeys(t, c.members, 'wal/a', 20);
@@ -417,37 +421,36 @@ test('follower: a WAL cut inside its last record is repaired and the follower ca
   assert.equal(await c.kill(f, 'SIGTERM'), 0);
   const others = c.members.filter((m) => m !== f);
   for (const [k, v] of await writeKeys(t, others, 'wal/b', 10)) acked.set(k, v);
-
   const segment = newestSegment(f);
   const original = readFileSync(segment);
   const { frames } = decodeSegment(segment);
-  const last = frames[frames.length - 1];
+  return { c, f, others, acked, segment, original, frames, last: frames[frames.length - 1] };
+}
+
+/** The repaired follower caught up: every acknowledged key, and it takes part in a new write. */
+async function assertCaughtUp(
+  f: CairnMember,
+  others: readonly CairnMember[],
+  acked: ReadonlyMap<string, string>,
+): Promise<void> {
+  await holds(endpointOf(f), 'wal/b009', 'v-9');
+  assertHolds(f, await keysOn(f, 's'), acked);
+  assert.equal(await etcdctl(endpointOf(f), 'put', 'wal/after-repair', 'ok'), 'OK\n');
+  for (const m of others) await holds(endpointOf(m), 'wal/after-repair', 'ok');
+}
+
+test('follower: a WAL cut inside its last record is repaired and the follower catches up', async (t) => {
+  const { c, f, others, acked, segment, original, last } = await followerBehind(t);
   truncateSync(segment, last.offset + FRAME_HEADER_BYTES + Math.floor(last.recordBytes / 2));
   const damaged = readFileSync(segment);
 
   const line = await restartRepaired(c, f, segment, original, damaged, last.offset);
   t.diagnostic(`repair: ${line}`);
-  await holds(endpointOf(f), 'wal/b009', 'v-9');
-  assertHolds(f, await keysOn(f, 's'), acked);
-
-  assert.equal(await etcdctl(endpointOf(f), 'put', 'wal/after-repair', 'ok'), 'OK\n');
-  for (const m of others) await holds(endpointOf(m), 'wal/after-repair', 'ok');
+  await assertCaughtUp(f, others, acked);
 });
 
 test('follower: a torn last record (zeros after its length word) is repaired and the follower catches up', async (t) => {
-  const c = await cairnCluster(t, ['f1', 'f2', 'f3']);
-  await started(c);
-  const acked = await writeKeys(t, c.members, 'wal/a', 20);
-  const f = await followerOf(c);
-  await holds(endpointOf(f), 'wal/a019', 'v-19');
-  assert.equal(await c.kill(f, 'SIGTERM'), 0);
-  const others = c.members.filter((m) => m !== f);
-  for (const [k, v] of await writeKeys(t, others, 'wal/b', 10)) acked.set(k, v);
-
-  const segment = newestSegment(f);
-  const original = readFileSync(segment);
-  const { frames } = decodeSegment(segment);
-  const last = frames[frames.length - 1];
+  const { c, f, others, acked, segment, original, last } = await followerBehind(t);
   // The sectors of the last write never reached the disk: its bytes read back as the zeros they replaced.
   writeAt(
     segment,
@@ -459,11 +462,7 @@ test('follower: a torn last record (zeros after its length word) is repaired and
 
   const line = await restartRepaired(c, f, segment, original, damaged, last.offset);
   t.diagnostic(`zeroed the ${RECORD_TYPE_NAMES[last.type]} record at ${last.offset}; repair: ${line}`);
-  await holds(endpointOf(f), 'wal/b009', 'v-9');
-  assertHolds(f, await keysOn(f, 's'), acked);
-
-  assert.equal(await etcdctl(endpointOf(f), 'put', 'wal/after-repair', 'ok'), 'OK\n');
-  for (const m of others) await holds(endpointOf(m), 'wal/after-repair', 'ok');
+  await assertCaughtUp(f, others, acked);
 });
 
 test('follower: a repair that drops an entry it had applied keeps its state; the backend stands in for the log', async (t) => {
