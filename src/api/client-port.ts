@@ -1,8 +1,8 @@
 // The client port: one listener per --listen-client-urls entry serving gRPC and HTTP/1.1 on the same
 // socket, as etcd's cmux does. Each connection's first bytes decide: the HTTP/2 client preface goes
-// to the gRPC server (through grpc-js's connection injector), anything else to the HTTP/1.1 server
+// to the gRPC server (grpc-server.ts), anything else to the HTTP/1.1 server
 // (/health, /version, /metrics, the JSON gateway). HTTP/2 connections whose `:authority` carries a
-// scheme (etcdctl's `endpoint status` and friends) reach grpc-js through a rewriter; see
+// scheme (etcdctl's `endpoint status` and friends) reach it through a rewriter; see
 // h2-authority.ts.
 
 import {
@@ -22,7 +22,6 @@ import type { ClientPortLogger } from './logger.js';
 import {
   chooseAlpn,
   clientCertRefusal,
-  grpcCredentials,
   handshakeRefusal,
   INSECURE,
   schemesFor,
@@ -77,7 +76,6 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     logger,
     leaderMonitor,
   });
-  const injector = grpc.createConnectionInjector(grpcCredentials(security));
   const http = createHttpServer(api, { maxReceiveBytes: maxReceiveBytes(options.maxRequestBytes), logger });
   const sockets = new Set<Socket>();
   const firstBytesTimeoutMs = options.firstBytesTimeoutMs ?? 10_000;
@@ -93,7 +91,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
         const onProtocolError = (e: Error): void =>
           logger.warn('client port: closing a connection that broke HTTP/2', { error: e.message });
         settleH2Connection(socket, seen, { onProtocolError }, (c) =>
-          injector.injectConnection(c.kind === 'native' ? c.socket : c.stream),
+          grpc.serve(c.kind === 'native' ? c.socket : c.stream),
         );
       } else {
         socket.unshift(seen);
@@ -188,8 +186,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     unsubscribe();
     for (const s of listeners) s.close();
     leaderMonitor.close();
-    injector.destroy();
-    grpc.forceShutdown();
+    grpc.close();
     throw e;
   }
 
@@ -201,8 +198,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
         const closed = listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
         unsubscribe();
         leaderMonitor.close();
-        injector.destroy();
-        grpc.forceShutdown();
+        grpc.close();
         http.closeAllConnections();
         for (const s of sockets) s.destroy();
         await Promise.all(closed);

@@ -4,25 +4,19 @@
 // without "Bearer ") and never authenticates by certificate.
 
 import type { IncomingHttpHeaders } from 'node:http';
-
-import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
+import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 
 import type { Credentials } from '../server/api.js';
+import { headerValue, peerCommonName } from './grpc-call.js';
 
 const withoutBearer = (s: string): string => (s.startsWith('Bearer ') ? s.slice('Bearer '.length) : s);
 
-/** The grpc-js server call parts credentials come from. */
-interface GrpcCall {
-  readonly metadata: Metadata;
-  getAuthContext(): ReturnType<ServerUnaryCall<unknown, unknown>['getAuthContext']>;
-}
-
-export function grpcCallCredentials(call: GrpcCall): Credentials {
-  const token = call.metadata.get('token')[0] ?? call.metadata.get('authorization')[0];
-  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
+/** A gRPC call's credentials: its metadata (request headers) and the connection's certificate. */
+export function grpcCallCredentials(stream: ServerHttp2Stream, headers: Http2Headers): Credentials {
+  const token = headerValue(headers, 'token') ?? headerValue(headers, 'authorization');
   return {
-    token: typeof token === 'string' ? withoutBearer(token) : undefined,
-    commonName: typeof cn === 'string' ? cn : undefined,
+    token: token === undefined ? undefined : withoutBearer(token),
+    commonName: peerCommonName(stream),
   };
 }
 

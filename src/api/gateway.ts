@@ -19,6 +19,7 @@ import { errorBody, gatewayJson, goJson, nextObject } from './gateway-json.js';
 import type { ClientPortLogger } from './logger.js';
 import { streamSnapshot } from './snapshot-stream.js';
 import { gatewayCredentials } from './credentials.js';
+import { drainedOrClosed } from './grpc-call.js';
 import { KeepAliveSession, WatchSession, type ResponseSink } from './stream-sessions.js';
 import { failure, failureOf, httpStatusOf, type CallFailure } from './status.js';
 import { UNARY_METHODS, type UnaryMethod } from './unary-methods.js';
@@ -232,16 +233,7 @@ class StreamOut<Res> {
         this.start();
         return res.write(`{"result":${gatewayJson(toJson(r))}}\n`);
       },
-      drained: () =>
-        new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        }),
+      drained: () => drainedOrClosed(res),
       fail: (f) => {
         if (this.ended) return;
         this.ended = true;

@@ -1,54 +1,64 @@
-// The gRPC side of the client port: a grpc-js server with etcd's services, built from the unary
-// method table plus the two bidirectional streams, and the health service. It owns no socket: the
-// client port hands it connections (see client-port.ts), so gRPC and HTTP/1 share one port as with
-// etcd's cmux.
+// The gRPC side of the client port: etcd's services on Node's HTTP/2 server, built from the unary
+// method table plus the three streams (Watch, LeaseKeepAlive, Snapshot) and the health check. It owns
+// no socket: the client port hands it connections (see client-port.ts), so gRPC and HTTP/1 share one
+// port as with etcd's cmux.
+//
+// Why not grpc-js's server: measured on this 2-core box (docs/benchmarks.md), a unary Put through
+// grpc-js cost the server 47-49 µs of CPU, and 28-32 µs straight on node:http2, with the request
+// plumbing the largest share of a put leader's CPU. etcd's clients need only the HTTP/2 mapping of
+// gRPC (grpc-call.ts), which this file routes; the client library (src/client) still uses grpc-js.
+
+import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+
+import { status as Status } from '@grpc/grpc-js';
 
 import {
-  Server,
-  status as Status,
-  type Metadata,
-  type ServerDuplexStream,
-  type ServerWritableStream,
-  type ServiceDefinition,
-  type UntypedHandleCall,
-  type UntypedServiceImplementation,
-  type handleUnaryCall,
-} from '@grpc/grpc-js';
-
-import {
+  LeaseKeepAliveRequest,
+  LeaseKeepAliveResponse,
+  SnapshotRequest,
+  SnapshotResponse,
+  WatchRequest,
+  WatchResponse,
   AuthService,
   ClusterService,
   KVService,
   LeaseService,
   MaintenanceService,
   WatchService,
-  type LeaseKeepAliveRequest,
-  type LeaseKeepAliveResponse,
-  type SnapshotRequest,
-  type SnapshotResponse,
-  type WatchRequest,
-  type WatchResponse,
 } from '../proto/etcdserverpb/rpc.js';
-import type { ServerApi } from '../server/api.js';
+import type { CallContext, ServerApi } from '../server/api.js';
 import { grpcCallCredentials } from './credentials.js';
-import { HealthService, healthImplementation } from './health-service.js';
+import {
+  answerUnary,
+  encodingRefusal,
+  headerValue,
+  MessageReader,
+  onlyMessage,
+  prefixRefusal,
+  refuseCall,
+  ResponseStream,
+} from './grpc-call.js';
+import {
+  checkHealth,
+  decodeHealthCheckRequest,
+  encodeHealthCheckResponse,
+  HealthService,
+  type HealthCheckResponse,
+} from './health-service.js';
 import type { LeaderMonitor } from './leader-monitor.js';
 import type { ClientPortLogger } from './logger.js';
 import { KeepAliveSession, WatchSession, type ResponseSink } from './stream-sessions.js';
-import {
-  failureOf,
-  NO_LEADER,
-  NOT_SUPPORTED_FOR_LEARNER,
-  toStatusError,
-  type CallFailure,
-} from './status.js';
+import { failure, failureOf, NO_LEADER, NOT_SUPPORTED_FOR_LEARNER, type CallFailure } from './status.js';
 import { streamSnapshot } from './snapshot-stream.js';
-import { UNARY_METHODS, type ServiceName, type UnaryMethod } from './unary-methods.js';
+import { UNARY_METHODS, type ServiceName } from './unary-methods.js';
 
 /** etcd's allowance for gRPC framing on top of --max-request-bytes. */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 /** Largest message etcd sends (math.MaxInt32). */
 export const MAX_SEND_BYTES = 2 ** 31 - 1;
+/** Keepalive times at or above this mean no keepalive pings (grpc's "infinity"). */
+const KEEPALIVE_NEVER_MS = 2 ** 31 - 1;
 
 export interface GrpcServerOptions {
   /** --max-request-bytes; gRPC accepts messages up to this plus GRPC_OVERHEAD_BYTES. */
@@ -61,167 +71,367 @@ export interface GrpcServerOptions {
   readonly leaderMonitor?: LeaderMonitor;
 }
 
+export interface GrpcServer {
+  /** Serves one client connection: a socket, or the authority rewriter's Duplex (h2-authority.ts). */
+  serve(connection: Duplex): void;
+  /** Ends every connection, and with them every call. */
+  close(): void;
+}
+
 export const maxReceiveBytes = (maxRequestBytes: number): number => maxRequestBytes + GRPC_OVERHEAD_BYTES;
 
 /** Whether the call asks to fail when the member knows no leader (clientv3 WithRequireLeader). */
-export function requiresLeader(metadata: Metadata): boolean {
-  const v = metadata.get('hasleader');
-  return v.length > 0 && v[0] === 'true';
+export function requiresLeader(headers: IncomingHttpHeaders): boolean {
+  return headerValue(headers, 'hasleader') === 'true';
 }
 
-export function createGrpcServer(api: ServerApi, options: GrpcServerOptions): Server {
-  const server = new Server({
-    'grpc.max_receive_message_length': maxReceiveBytes(options.maxRequestBytes),
-    'grpc.max_send_message_length': MAX_SEND_BYTES,
-    'grpc.max_concurrent_streams': 2 ** 32 - 1,
-    'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 2 * 60 * 60 * 1000,
-    'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 20_000,
-  });
-  const impls: Record<ServiceName, Record<string, UntypedHandleCall>> = {
-    KV: {},
-    Lease: {},
-    Cluster: {},
-    Maintenance: {},
-    Auth: {},
+/** Starts serving one call; `headers` are its request headers (gRPC metadata included). */
+type Route = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+
+interface RouteContext {
+  readonly api: ServerApi;
+  readonly logger: ClientPortLogger;
+  readonly maxBytes: number;
+  readonly monitor: LeaderMonitor | undefined;
+}
+
+const ignore = (): void => {};
+
+export function createGrpcServer(api: ServerApi, options: GrpcServerOptions): GrpcServer {
+  const ctx: RouteContext = {
+    api,
+    logger: options.logger,
+    maxBytes: maxReceiveBytes(options.maxRequestBytes),
+    monitor: options.leaderMonitor,
   };
-  for (const m of UNARY_METHODS) impls[m.service][m.handler] = unaryHandler(api, m, options.logger);
-  impls.Lease['leaseKeepAlive'] = keepAliveHandler(api, options.leaderMonitor);
-  impls.Maintenance['snapshot'] = snapshotHandler(api);
+  const routes = new Map<string, Route>();
+  const definitions: Record<ServiceName, Record<string, { readonly path: string }>> = {
+    KV: KVService,
+    Lease: LeaseService,
+    Cluster: ClusterService,
+    Maintenance: MaintenanceService,
+    Auth: AuthService,
+  };
+  for (const m of UNARY_METHODS) {
+    routes.set(
+      definitions[m.service][m.handler].path,
+      unaryRoute(ctx, m.handler, m.decode, m.encode, (r, c) => m.invoke(api, r, c)),
+    );
+  }
+  routes.set(
+    HealthService.check.path,
+    unaryRoute(
+      ctx,
+      'check',
+      decodeHealthCheckRequest,
+      (r) => encodeHealthCheckResponse(r as HealthCheckResponse),
+      (r) => checkHealth(api, r),
+    ),
+  );
+  routes.set(WatchService.watch.path, watchRoute(ctx));
+  routes.set(LeaseService.leaseKeepAlive.path, keepAliveRoute(ctx));
+  routes.set(MaintenanceService.snapshot.path, snapshotRoute(ctx));
+  const services = new Set([...routes.keys()].map((p) => p.split('/')[1]));
 
-  const add = (def: object, impl: UntypedServiceImplementation): void =>
-    server.addService(def as ServiceDefinition, impl);
-  add(KVService, impls.KV);
-  add(WatchService, { watch: watchHandler(api, options.leaderMonitor) });
-  add(LeaseService, impls.Lease);
-  add(ClusterService, impls.Cluster);
-  add(MaintenanceService, impls.Maintenance);
-  add(AuthService, impls.Auth);
-  add(HealthService, healthImplementation(api));
-  return server;
-}
-
-function unaryHandler(
-  api: ServerApi,
-  m: UnaryMethod,
-  logger: ClientPortLogger,
-): handleUnaryCall<unknown, unknown> {
-  return (call, callback) => {
-    if (requiresLeader(call.metadata) && !api.hasLeader()) {
-      callback(toStatusError(NO_LEADER));
+  const server = http2.createServer({
+    // As grpc-js: Node's per-session memory cap would stall busy connections, and large metadata is
+    // the client's business.
+    maxSessionMemory: Number.MAX_SAFE_INTEGER,
+    maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
+    settings: { maxConcurrentStreams: 2 ** 32 - 1 },
+  });
+  server.setTimeout(0);
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.on('error', ignore);
+    session.once('close', () => sessions.delete(session));
+    keepAlive(session, options.keepaliveTimeMs ?? 2 * 60 * 60 * 1000, options.keepaliveTimeoutMs ?? 20_000);
+  });
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    // A reset from the client surfaces as an error; the call's own listeners see the close.
+    stream.on('error', ignore);
+    const path = headers[':path'] ?? '';
+    const route = routes.get(path);
+    const contentType = headers['content-type'];
+    if (contentType === undefined || !contentType.startsWith('application/grpc')) {
+      stream.respond({ ':status': 415 }, { endStream: true });
       return;
     }
-    // No cancellation signal on this hot path: a canceled call's proposal applies anyway (as with
-    // etcd), and its wait ends at the apply or the request timeout; the answer is then dropped.
-    // Credentials are read only if the member asks (auth on): a TLS peer certificate costs a copy.
-    const ctx = {
-      get credentials() {
-        return grpcCallCredentials(call);
-      },
-    };
-    m.invoke(api, call.request, ctx).then(
-      (response) => callback(null, response),
-      (e: unknown) => {
-        const f = failureOf(e);
-        if (f.code === Status.UNKNOWN)
-          logger.warn('client port: request failed', { method: m.handler, error: f.message });
-        callback(toStatusError(f));
-      },
-    );
+    if (route === undefined) {
+      refuseCall(stream, unknownMethod(path, services));
+      return;
+    }
+    const refusal = encodingRefusal(headers);
+    if (refusal !== undefined) {
+      refuseCall(stream, refusal);
+      return;
+    }
+    route(stream, headers);
+  });
+
+  return {
+    serve: (connection) => server.emit('connection', connection),
+    close: () => {
+      for (const s of sessions) s.destroy();
+      sessions.clear();
+    },
+  };
+}
+
+/** grpc-go's answer for a path it serves nothing at. */
+function unknownMethod(path: string, services: ReadonlySet<string>): CallFailure {
+  const m = /^\/([^/]+)\/([^/]+)$/.exec(path);
+  if (m === null) return failure(Status.UNIMPLEMENTED, `malformed method name: ${JSON.stringify(path)}`);
+  const [, service, method] = m;
+  return failure(
+    Status.UNIMPLEMENTED,
+    services.has(service) ? `unknown method ${method} for service ${service}` : `unknown service ${service}`,
+  );
+}
+
+/** Pings an idle-or-not connection every `timeMs`; no answer within `timeoutMs` closes it (grpc's server keepalive). */
+function keepAlive(session: ServerHttp2Session, timeMs: number, timeoutMs: number): void {
+  if (!(timeMs > 0 && timeMs < KEEPALIVE_NEVER_MS)) return;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    timer = setTimeout(ping, timeMs);
+    timer.unref();
+  };
+  const ping = (): void => {
+    timer = setTimeout(() => session.destroy(), timeoutMs);
+    timer.unref();
+    let sent = false;
+    try {
+      sent = session.ping((e) => {
+        clearTimeout(timer);
+        if (e === null) schedule();
+        else session.destroy();
+      });
+    } catch {
+      sent = false;
+    }
+    if (!sent) {
+      clearTimeout(timer);
+      session.destroy();
+    }
+  };
+  schedule();
+  session.once('close', () => clearTimeout(timer));
+}
+
+const unmarshalFailure = (e: unknown): CallFailure =>
+  failure(
+    Status.INTERNAL,
+    `grpc: error unmarshalling request: ${e instanceof Error ? e.message : String(e)}`,
+  );
+
+/**
+ * A unary method: one request message in, one response or a status out. The body is collected
+ * as it comes (one chunk for almost every request) and read once the client ends it.
+ */
+function unaryRoute<Req, Res>(
+  ctx: RouteContext,
+  name: string,
+  decode: (bytes: Uint8Array) => Req,
+  encode: (response: Res) => Uint8Array,
+  invoke: (request: Req, call: CallContext) => Promise<Res>,
+): Route {
+  const { api, logger, maxBytes } = ctx;
+  return (stream, headers) => {
+    let body: Buffer | undefined;
+    let refused = false;
+    stream.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      body = body === undefined ? chunk : Buffer.concat([body, chunk]);
+      const f = prefixRefusal(body, maxBytes);
+      if (f !== undefined) {
+        refused = true;
+        body = undefined;
+        refuseCall(stream, f);
+      }
+    });
+    stream.on('end', () => {
+      if (refused) return;
+      const request = onlyMessage(body, maxBytes);
+      if (!(request instanceof Uint8Array)) {
+        refuseCall(stream, request);
+        return;
+      }
+      let decoded: Req;
+      try {
+        decoded = decode(request);
+      } catch (e) {
+        refuseCall(stream, unmarshalFailure(e));
+        return;
+      }
+      if (requiresLeader(headers) && !api.hasLeader()) {
+        refuseCall(stream, NO_LEADER);
+        return;
+      }
+      // No cancellation signal on this hot path: a canceled call's proposal applies anyway (as with
+      // etcd), and its wait ends at the apply or the request timeout; the answer is then dropped.
+      // Credentials are read only if the member asks (auth on): a TLS peer certificate costs a copy.
+      const call: CallContext = {
+        get credentials() {
+          return grpcCallCredentials(stream, headers);
+        },
+      };
+      invoke(decoded, call).then(
+        (response) => answerUnary(stream, encode(response)),
+        (e: unknown) => {
+          const f = failureOf(e);
+          if (f.code === Status.UNKNOWN)
+            logger.warn('client port: request failed', { method: name, error: f.message });
+          refuseCall(stream, f);
+        },
+      );
+    });
   };
 }
 
 /** Why a stream may not start (etcd's stream interceptor): a learner serves none, then `hasleader`. */
-function streamRefusal(api: ServerApi, metadata: Metadata): CallFailure | undefined {
+function streamRefusal(api: ServerApi, headers: IncomingHttpHeaders): CallFailure | undefined {
   if (api.isLearner()) return NOT_SUPPORTED_FOR_LEARNER;
-  if (requiresLeader(metadata) && !api.hasLeader()) return NO_LEADER;
+  if (requiresLeader(headers) && !api.hasLeader()) return NO_LEADER;
   return undefined;
 }
 
-/** A response sink over a grpc-js server stream; it stops waiting when the call goes away. */
-function streamSink<Req, Res>(
-  call: ServerDuplexStream<Req, Res> | ServerWritableStream<Req, Res>,
-): ResponseSink<Res> {
+/** The sink of a streaming call's responses, encoded and framed onto `out`. */
+function sinkOf<Res>(out: ResponseStream, encode: (response: Res) => Uint8Array): ResponseSink<Res> {
   return {
-    write: (r) => call.write(r),
-    drained: () =>
-      new Promise<void>((resolve) => {
-        const done = (): void => {
-          call.off('drain', done);
-          call.off('close', done);
-          call.off('cancelled', done);
-          resolve();
-        };
-        call.on('drain', done);
-        call.on('close', done);
-        call.on('cancelled', done);
-      }),
-    fail: (f: CallFailure) => call.emit('error', toStatusError(f)),
+    write: (r) => out.write(encode(r)),
+    drained: () => out.drained(),
+    fail: (f) => out.end(f),
   };
+}
+
+/** Hands each request message of a streaming call to `handle`; an unreadable one ends the call. */
+function readRequests<Req>(
+  stream: ServerHttp2Stream,
+  maxBytes: number,
+  out: ResponseStream,
+  decode: (bytes: Uint8Array) => Req,
+  handle: (request: Req) => void,
+): void {
+  const reader = new MessageReader(
+    maxBytes,
+    (bytes) => {
+      if (!out.live) return;
+      let request: Req;
+      try {
+        request = decode(bytes);
+      } catch (e) {
+        out.end(unmarshalFailure(e));
+        return;
+      }
+      handle(request);
+    },
+    (f) => out.end(f),
+  );
+  stream.on('data', (chunk: Buffer) => reader.push(chunk));
 }
 
 /**
- * Ties a stream session to its call: requests in, the session closed when the call goes away, and,
- * for a `hasleader` call, the call ended with "no leader" when the monitor gives up on the leader.
+ * A bidirectional stream bound to a session: requests in, the session closed when the call goes
+ * away or fails, and, for a `hasleader` call, the call ended with "no leader" when the monitor gives
+ * up on the leader. The client closing its side is not the end: etcd keeps sending until the call
+ * is gone.
  */
-function runSession<Req, Res>(
-  call: ServerDuplexStream<Req, Res>,
-  session: { handle(r: Req): void; close(): void },
-  monitor: LeaderMonitor | undefined,
-): void {
-  call.on('data', (r: Req) => session.handle(r));
-  const untrack =
-    monitor !== undefined && requiresLeader(call.metadata)
-      ? monitor.track(() => {
+function sessionRoute<Req, Res>(
+  ctx: RouteContext,
+  decode: (bytes: Uint8Array) => Req,
+  encode: (response: Res) => Uint8Array,
+  open: (
+    sink: ResponseSink<Res>,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+  ) => {
+    handle(request: Req): void;
+    close(): void;
+  },
+): Route {
+  const { api, maxBytes, monitor } = ctx;
+  return (stream, headers) => {
+    const refusal = streamRefusal(api, headers);
+    if (refusal !== undefined) {
+      refuseCall(stream, refusal);
+      return;
+    }
+    const out = new ResponseStream(stream);
+    const sink = sinkOf(out, encode);
+    const session = open(
+      {
+        ...sink,
+        fail: (f) => {
+          sink.fail(f);
           session.close();
-          call.emit('error', toStatusError(NO_LEADER));
-        })
-      : () => {};
-  // The client closing its side is not the end: etcd keeps sending until the call is gone.
-  const close = (): void => {
-    untrack();
-    session.close();
-  };
-  call.once('cancelled', close);
-  call.once('close', close);
-  call.once('finish', close);
-}
-
-function watchHandler(api: ServerApi, monitor: LeaderMonitor | undefined): UntypedHandleCall {
-  return (call: ServerDuplexStream<WatchRequest, WatchResponse>) => {
-    const refusal = streamRefusal(api, call.metadata);
-    if (refusal !== undefined) {
-      call.emit('error', toStatusError(refusal));
-      return;
-    }
-    runSession(call, new WatchSession(api, streamSink(call), grpcCallCredentials(call)), monitor);
-  };
-}
-
-function keepAliveHandler(api: ServerApi, monitor: LeaderMonitor | undefined): UntypedHandleCall {
-  return (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) => {
-    const refusal = streamRefusal(api, call.metadata);
-    if (refusal !== undefined) {
-      call.emit('error', toStatusError(refusal));
-      return;
-    }
-    runSession(call, new KeepAliveSession(api, streamSink(call)), monitor);
-  };
-}
-
-function snapshotHandler(api: ServerApi): UntypedHandleCall {
-  return (call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) => {
-    const refusal = streamRefusal(api, call.metadata);
-    if (refusal !== undefined) {
-      call.emit('error', toStatusError(refusal));
-      return;
-    }
-    const abort = new AbortController();
-    const stop = (): void => abort.abort();
-    call.once('cancelled', stop);
-    call.once('close', stop);
-    void streamSnapshot(api, streamSink(call), () => call.end(), {
-      signal: abort.signal,
-      credentials: grpcCallCredentials(call),
+        },
+      },
+      stream,
+      headers,
+    );
+    readRequests(stream, maxBytes, out, decode, (r) => session.handle(r));
+    const untrack =
+      monitor !== undefined && requiresLeader(headers)
+        ? monitor.track(() => {
+            session.close();
+            out.end(NO_LEADER);
+          })
+        : ignore;
+    stream.once('close', () => {
+      untrack();
+      session.close();
     });
+  };
+}
+
+function watchRoute(ctx: RouteContext): Route {
+  return sessionRoute<WatchRequest, WatchResponse>(
+    ctx,
+    (b) => WatchRequest.decode(b),
+    (r) => WatchResponse.encode(r).finish(),
+    (sink, stream, headers) => new WatchSession(ctx.api, sink, grpcCallCredentials(stream, headers)),
+  );
+}
+
+function keepAliveRoute(ctx: RouteContext): Route {
+  return sessionRoute<LeaseKeepAliveRequest, LeaseKeepAliveResponse>(
+    ctx,
+    (b) => LeaseKeepAliveRequest.decode(b),
+    (r) => LeaseKeepAliveResponse.encode(r).finish(),
+    (sink) => new KeepAliveSession(ctx.api, sink),
+  );
+}
+
+/** Maintenance.Snapshot: one request, then the image as a stream of messages (snapshot-stream.ts). */
+function snapshotRoute(ctx: RouteContext): Route {
+  const { api, maxBytes } = ctx;
+  return (stream, headers) => {
+    const refusal = streamRefusal(api, headers);
+    if (refusal !== undefined) {
+      refuseCall(stream, refusal);
+      return;
+    }
+    const out = new ResponseStream(stream);
+    let started = false;
+    readRequests(
+      stream,
+      maxBytes,
+      out,
+      (b) => SnapshotRequest.decode(b),
+      () => {
+        if (started) return;
+        started = true;
+        const abort = new AbortController();
+        stream.once('close', () => abort.abort());
+        void streamSnapshot(
+          api,
+          sinkOf<SnapshotResponse>(out, (r) => SnapshotResponse.encode(r).finish()),
+          () => out.end(),
+          { signal: abort.signal, credentials: grpcCallCredentials(stream, headers) },
+        );
+      },
+    );
   };
 }

@@ -3,10 +3,7 @@
 //   HealthCheckRequest  { string service = 1; }
 //   HealthCheckResponse { ServingStatus status = 1; }  UNKNOWN=0 SERVING=1 NOT_SERVING=2
 
-import { status as Status, type handleUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
-
 import type { ServerApi } from '../server/api.js';
-import { failure, failureOf, toStatusError } from './status.js';
 
 export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
 export type ServingStatus = (typeof ServingStatus)[keyof typeof ServingStatus];
@@ -102,20 +99,20 @@ export const HealthService = {
   },
 } as const;
 
+/** A named service the member does not know (the standard health server's NotFound). */
+class UnknownService extends Error {
+  readonly code = 'NotFound';
+  constructor() {
+    super('unknown service');
+  }
+}
+
 /**
  * The overall service ('') is SERVING while the member is healthy (ServerApi.health()). Like the
  * standard health server, a named service it does not know is NotFound "unknown service".
  */
-export function healthImplementation(api: ServerApi): UntypedServiceImplementation {
-  const check: handleUnaryCall<HealthCheckRequest, HealthCheckResponse> = (call, callback) => {
-    if (call.request.service !== '') {
-      callback(toStatusError(failure(Status.NOT_FOUND, 'unknown service')));
-      return;
-    }
-    api.health().then(
-      (h) => callback(null, { status: h.health ? ServingStatus.SERVING : ServingStatus.NOT_SERVING }),
-      (e: unknown) => callback(toStatusError(failureOf(e))),
-    );
-  };
-  return { check };
+export async function checkHealth(api: ServerApi, request: HealthCheckRequest): Promise<HealthCheckResponse> {
+  if (request.service !== '') throw new UnknownService();
+  const h = await api.health();
+  return { status: h.health ? ServingStatus.SERVING : ServingStatus.NOT_SERVING };
 }

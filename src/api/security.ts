@@ -12,8 +12,6 @@ import {
   type TLSSocket,
 } from 'node:tls';
 
-import { ServerCredentials } from '@grpc/grpc-js';
-
 /** PEM material already read and checked by the caller (see src/cli/cairn/tls.ts). */
 export interface ClientPortTlsMaterial {
   readonly key: Buffer;
@@ -65,15 +63,6 @@ export function schemesFor(security: ClientPortSecurity): readonly string[] {
     case 'tls':
       return ['http:', 'https:'];
   }
-}
-
-/**
- * Credentials for the gRPC connection injector. Connections reach it already secured (or not) by the
- * client port, so they are insecure at the gRPC layer whatever the port's setting.
- */
-export function grpcCredentials(security: ClientPortSecurity): ServerCredentials {
-  void security;
-  return ServerCredentials.createInsecure();
 }
 
 /**

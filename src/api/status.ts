@@ -2,7 +2,7 @@
 // them with. The member's errors carry the code NAME (`.code`) and etcd's exact text (`.message`);
 // anything else is sent as Unknown with its message, which is what etcd does with unmapped errors.
 
-import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import { status as Status } from '@grpc/grpc-js';
 
 /** gRPC status numbers by the names the member's error classes use. */
 export const GRPC_STATUS: Readonly<Record<string, Status>> = {
@@ -58,11 +58,6 @@ export const NOT_SUPPORTED_FOR_LEARNER: CallFailure = failure(
   Status.UNAVAILABLE,
   'etcdserver: rpc not supported for learner',
 );
-
-/** The object grpc-js turns into the call's status (`details` is the status message). */
-export function toStatusError(f: CallFailure): StatusObject {
-  return { code: f.code, details: f.message, metadata: new Metadata() };
-}
 
 /**
  * The HTTP status grpc-gateway (v1, as in etcd 3.4) answers a gRPC code with; 404, 400 (OutOfRange,

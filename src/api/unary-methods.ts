@@ -1,4 +1,4 @@
-// Every unary RPC of the client port in one table: which service and grpc-js handler it is, which
+// Every unary RPC of the client port in one table: which service and method it is, which
 // gateway paths reach it, its message codecs, and the ServerApi call that answers it. The gRPC server
 // and the JSON gateway are both built from this table, so the two can never disagree on behaviour.
 
@@ -88,7 +88,7 @@ export type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
 
 export interface UnaryMethod {
   readonly service: ServiceName;
-  /** The handler's key in the grpc-js service definition, e.g. 'range'. */
+  /** The method's key in the generated service definition, e.g. 'range' (its path is there). */
   readonly handler: string;
   /** Gateway paths below the version prefix, e.g. '/kv/range' (for POST /v3/kv/range). */
   readonly gatewayPaths: readonly string[];
@@ -98,6 +98,10 @@ export interface UnaryMethod {
   toJson(response: unknown): unknown;
   /** Encoded size of a request, to apply the gRPC receive limit to gateway requests. */
   encodedSize(request: unknown): number;
+  /** The request from its protobuf bytes (the gRPC wire). */
+  decode(bytes: Uint8Array): unknown;
+  /** The response's protobuf bytes (the gRPC wire). */
+  encode(response: unknown): Uint8Array;
   invoke(api: ServerApi, request: unknown, ctx: CallContext): Promise<unknown>;
 }
 
@@ -117,6 +121,8 @@ function unary<Req, Res>(
     fromJson: (json) => req.fromJSON(json),
     toJson: (r) => res.toJSON(r as Res),
     encodedSize: (r) => req.encode(r as Req).finish().byteLength,
+    decode: (bytes) => req.decode(bytes),
+    encode: (r) => res.encode(r as Res).finish(),
     // Synchronous throws (the auth answers) become rejections like the member's.
     invoke: async (api, r, ctx) => {
       // etcd serves a learner's clients only what a learner can answer alone (v3rpc's interceptor).

@@ -224,7 +224,8 @@ export class KeyspaceStore {
   /** @internal */
   _put(key: Uint8Array, value: Uint8Array, lease: bigint, rev: Revision): KeyValue {
     const k = keyToString(key);
-    const prev = this.index.get(k, rev.main);
+    const entry = this.index.entry(k);
+    const prev = entry?.get(rev.main);
     const oldLease = prev === undefined ? 0n : this.leases.leaseOf(key);
     const kv: KeyValue = {
       key,
@@ -235,7 +236,7 @@ export class KeyspaceStore {
       lease,
     };
     this.backend.batchTx.put('key', encodeRevisionKey(rev.main, rev.sub), KeyValue.encode(kv).finish());
-    this.index.put(k, rev);
+    this.index.putAt(k, entry, rev);
     if (oldLease !== 0n && oldLease !== lease) this.leases.detach(oldLease, [key]);
     if (lease !== 0n && lease !== oldLease) this.leases.attach(lease, [key]);
     return kv;

@@ -19,6 +19,8 @@ export interface IndexedKey extends KeyAt {
   readonly key: string;
 }
 
+const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export function keyToString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
@@ -28,7 +30,8 @@ export function stringToKey(key: string): Uint8Array {
 }
 
 export class TreeIndex {
-  private readonly tree = new BTree<string, KeyIndex>();
+  // Keys are all strings: compare them directly (the library's default comparator checks types first).
+  private readonly tree = new BTree<string, KeyIndex>(undefined, compareKeys);
   /** Keys that exist now, kept as keys are created and deleted (etcd's keys gauge) rather than counted. */
   private live = 0;
 
@@ -42,7 +45,23 @@ export class TreeIndex {
   }
 
   put(key: string, rev: Revision): void {
-    const ki = this.getOrCreate(key);
+    this.putAt(key, this.tree.get(key), rev);
+  }
+
+  /** The key's index entry, if the key has ever been indexed (live or not). */
+  entry(key: string): KeyIndex | undefined {
+    return this.tree.get(key);
+  }
+
+  /**
+   * put() with the key's entry from entry() (undefined: a key never indexed), so that a write looks
+   * the key up once, not twice.
+   */
+  putAt(key: string, ki: KeyIndex | undefined, rev: Revision): void {
+    if (ki === undefined) {
+      ki = new KeyIndex(key);
+      this.tree.set(key, ki);
+    }
     if (!ki.isLive()) this.live++;
     ki.put(rev);
   }

@@ -25,6 +25,8 @@ export interface CairnOptions {
   readonly maxRequestBytes?: number;
   /** How often the port checks for a leader (default: the port's default). */
   readonly electionTimeoutMs?: number;
+  /** Server keepalive pings (default: the port's default, 2 h). */
+  readonly keepaliveTimeMs?: number;
   /** Replaces some of the member's answers (to inject failures). */
   readonly override?: (api: ServerApi) => Partial<ServerApi>;
 }
@@ -37,6 +39,7 @@ export async function startCairn(t: TestContext, options: CairnOptions = {}): Pr
     listenUrls: ['http://127.0.0.1:0'],
     maxRequestBytes: options.maxRequestBytes ?? 1572864,
     electionTimeoutMs: options.electionTimeoutMs,
+    keepaliveTimeMs: options.keepaliveTimeMs,
     logger: { info() {}, warn() {} },
   });
   // Registered after the member's, so it runs first (node:test runs `after` hooks in reverse).
