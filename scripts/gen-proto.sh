@@ -5,12 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=src/proto
-rm -rf "$out"
+# The generated code lives in one directory per proto package; files directly in $out are ours.
 mkdir -p "$out"
+find "$out" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 protoc \
   --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
   --ts_proto_out="$out" \
   --ts_proto_opt=forceLong=bigint,esModuleInterop=true,importSuffix=.js,outputServices=grpc-js,oneof=unions-value,useOptionals=none,outputJsonMethods=true,outputPartialMethods=true,useExactTypes=false,env=both,useReadonlyTypes=false \
   --proto_path=proto \
   $(find proto -name '*.proto' | sort)
-npx prettier --log-level warn --write "$out"
+npx prettier --log-level warn --write "$out"/*/

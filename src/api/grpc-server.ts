@@ -27,6 +27,7 @@ import {
   MaintenanceService,
   WatchService,
 } from '../proto/etcdserverpb/rpc.js';
+import { encoded } from '../proto/reused-writer.js';
 import type { CallContext, ServerApi } from '../server/api.js';
 import { grpcCallCredentials } from './credentials.js';
 import {
@@ -390,7 +391,7 @@ function watchRoute(ctx: RouteContext): Route {
   return sessionRoute<WatchRequest, WatchResponse>(
     ctx,
     (b) => WatchRequest.decode(b),
-    (r) => WatchResponse.encode(r).finish(),
+    (r) => encoded(WatchResponse, r),
     (sink, stream, headers) => new WatchSession(ctx.api, sink, grpcCallCredentials(stream, headers)),
   );
 }
@@ -399,7 +400,7 @@ function keepAliveRoute(ctx: RouteContext): Route {
   return sessionRoute<LeaseKeepAliveRequest, LeaseKeepAliveResponse>(
     ctx,
     (b) => LeaseKeepAliveRequest.decode(b),
-    (r) => LeaseKeepAliveResponse.encode(r).finish(),
+    (r) => encoded(LeaseKeepAliveResponse, r),
     (sink) => new KeepAliveSession(ctx.api, sink),
   );
 }

@@ -81,6 +81,7 @@ import {
   TxnResponse,
   type MessageFns,
 } from '../proto/etcdserverpb/rpc.js';
+import { encoded } from '../proto/reused-writer.js';
 import type { CallContext, ServerApi } from '../server/api.js';
 import { NOT_SUPPORTED_FOR_LEARNER } from './status.js';
 
@@ -122,7 +123,7 @@ function unary<Req, Res>(
     toJson: (r) => res.toJSON(r as Res),
     encodedSize: (r) => req.encode(r as Req).finish().byteLength,
     decode: (bytes) => req.decode(bytes),
-    encode: (r) => res.encode(r as Res).finish(),
+    encode: (r) => encoded(res, r as Res),
     // Synchronous throws (the auth answers) become rejections like the member's.
     invoke: async (api, r, ctx) => {
       // etcd serves a learner's clients only what a learner can answer alone (v3rpc's interceptor).

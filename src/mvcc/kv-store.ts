@@ -28,6 +28,7 @@ import {
 } from '../storage/backend/index.js';
 import { decodeRevisionKey, encodeRevisionKey, REVISION_KEY_LENGTH } from '../storage/backend/revision.js';
 import { KeyValue } from '../proto/mvccpb/kv.js';
+import { encoded } from '../proto/reused-writer.js';
 import { errCompacted, errFutureRevision } from './errors.js';
 import type { RevisionSet } from './key-index.js';
 import type { Revision } from './revision.js';
@@ -235,7 +236,7 @@ export class KeyspaceStore {
       version: BigInt(prev === undefined ? 1 : prev.version + 1),
       lease,
     };
-    this.backend.batchTx.put('key', encodeRevisionKey(rev.main, rev.sub), KeyValue.encode(kv).finish());
+    this.backend.batchTx.put('key', encodeRevisionKey(rev.main, rev.sub), encoded(KeyValue, kv));
     this.index.putAt(k, entry, rev);
     if (oldLease !== 0n && oldLease !== lease) this.leases.detach(oldLease, [key]);
     if (lease !== 0n && lease !== oldLease) this.leases.attach(lease, [key]);
@@ -258,11 +259,7 @@ export class KeyspaceStore {
         value: new Uint8Array(0),
         lease: 0n,
       };
-      this.backend.batchTx.put(
-        'key',
-        encodeRevisionKey(at.main, at.sub, true),
-        KeyValue.encode(tombstone).finish(),
-      );
+      this.backend.batchTx.put('key', encodeRevisionKey(at.main, at.sub, true), encoded(KeyValue, tombstone));
       assert(this.index.tombstone(key, at), `deleting key ${JSON.stringify(key)} that is not live`);
       const lease = this.leases.leaseOf(keyBytes);
       if (lease !== 0n) this.leases.detach(lease, [keyBytes]);

@@ -32,6 +32,11 @@ export function stringToKey(key: string): Uint8Array {
 export class TreeIndex {
   // Keys are all strings: compare them directly (the library's default comparator checks types first).
   private readonly tree = new BTree<string, KeyIndex>(undefined, compareKeys);
+  /**
+   * The same entries by key, for the single-key lookups of every write and point read: a hash
+   * lookup instead of a tree descent whose key comparisons each touch another string in memory.
+   */
+  private readonly byKey = new Map<string, KeyIndex>();
   /** Keys that exist now, kept as keys are created and deleted (etcd's keys gauge) rather than counted. */
   private live = 0;
 
@@ -45,30 +50,27 @@ export class TreeIndex {
   }
 
   put(key: string, rev: Revision): void {
-    this.putAt(key, this.tree.get(key), rev);
+    this.putAt(key, this.byKey.get(key), rev);
   }
 
   /** The key's index entry, if the key has ever been indexed (live or not). */
   entry(key: string): KeyIndex | undefined {
-    return this.tree.get(key);
+    return this.byKey.get(key);
   }
 
   /**
    * put() with the key's entry from entry() (undefined: a key never indexed), so that a write looks
    * the key up once, not twice.
    */
-  putAt(key: string, ki: KeyIndex | undefined, rev: Revision): void {
-    if (ki === undefined) {
-      ki = new KeyIndex(key);
-      this.tree.set(key, ki);
-    }
+  putAt(key: string, entry: KeyIndex | undefined, rev: Revision): void {
+    const ki = entry ?? this.create(key);
     if (!ki.isLive()) this.live++;
     ki.put(rev);
   }
 
   /** Records the deletion of a live key; false when the key is not live. */
   tombstone(key: string, rev: Revision): boolean {
-    const ended = this.tree.get(key)?.tombstone(rev) ?? false;
+    const ended = this.byKey.get(key)?.tombstone(rev) ?? false;
     if (ended) this.live--;
     return ended;
   }
@@ -81,7 +83,7 @@ export class TreeIndex {
   }
 
   get(key: string, atRev: number): KeyAt | undefined {
-    return this.tree.get(key)?.get(atRev);
+    return this.byKey.get(key)?.get(atRev);
   }
 
   /**
@@ -117,7 +119,10 @@ export class TreeIndex {
       ki.compact(atRev, keep);
       if (ki.isEmpty()) emptied.push(key);
     });
-    for (const key of emptied) this.tree.delete(key);
+    for (const key of emptied) {
+      this.tree.delete(key);
+      this.byKey.delete(key);
+    }
     return keep;
   }
 
@@ -129,17 +134,19 @@ export class TreeIndex {
   }
 
   private getOrCreate(key: string): KeyIndex {
-    let ki = this.tree.get(key);
-    if (ki === undefined) {
-      ki = new KeyIndex(key);
-      this.tree.set(key, ki);
-    }
+    return this.byKey.get(key) ?? this.create(key);
+  }
+
+  private create(key: string): KeyIndex {
+    const ki = new KeyIndex(key);
+    this.tree.set(key, ki);
+    this.byKey.set(key, ki);
     return ki;
   }
 
   private visit(range: KeyRange, f: (ki: KeyIndex) => void): void {
     if (range.end === undefined) {
-      const ki = this.tree.get(range.start);
+      const ki = this.byKey.get(range.start);
       if (ki !== undefined) f(ki);
       return;
     }

@@ -102,6 +102,7 @@ import {
   type TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
+import { encoded } from '../proto/reused-writer.js';
 import {
   MembershipError,
   computeAddedMemberId,
@@ -1103,7 +1104,7 @@ export class Member {
     // Only the top level is partial (nested messages are whole: their types require every field), and
     // the encoder reads each absent top-level field as `undefined`, except ID: so no deep copy here.
     const message = { ID: 0n, ...request, header } as InternalRaftRequest;
-    const data = InternalRaftRequest.encode(message).finish();
+    const data = encoded(InternalRaftRequest, message);
     if (data.byteLength > this.settings.maxRequestBytes) throw errRequestTooLarge();
     return this.awaitApplied(id, this.leaderId, ctx, () => this.submit(id, data), true);
   }
