@@ -147,11 +147,6 @@ export class MessageReader {
     if (buf.length > 0) this.pending = buf;
   }
 
-  /** True when the body ended in the middle of a message. */
-  get partial(): boolean {
-    return this.pending !== undefined;
-  }
-
   private refuse(f: CallFailure): void {
     this.refused = true;
     this.pending = undefined;

@@ -360,18 +360,8 @@ function sessionRoute<Req, Res>(
       return;
     }
     const out = new ResponseStream(stream);
-    const sink = sinkOf(out, encode);
-    const session = open(
-      {
-        ...sink,
-        fail: (f) => {
-          sink.fail(f);
-          session.close();
-        },
-      },
-      stream,
-      headers,
-    );
+    // The sessions close themselves after failing their sink.
+    const session = open(sinkOf(out, encode), stream, headers);
     readRequests(stream, maxBytes, out, decode, (r) => session.handle(r));
     const untrack =
       monitor !== undefined && requiresLeader(headers)
