@@ -119,7 +119,9 @@ export class Pair {
       const [b, a] = [word + hex(fromB).padStart(16, ' '), word + hex(toA).padStart(16, ' ')];
       if (a !== b) this.aliases.unshift([b, a]);
     }
-    this.alias(hex(fromB).padStart(16, '0'), hex(toA).padStart(16, '0'));
+    // A 16-digit ID of B prints the same in %x and %016x; map it as %x (member and cluster IDs print
+    // so), or a shorter ID of A would come out zero-padded where etcdctl prints it bare.
+    if (hex(fromB).length < 16) this.alias(hex(fromB).padStart(16, '0'), hex(toA).padStart(16, '0'));
     this.alias(hex(fromB).padStart(16, ' '), hex(toA).padStart(16, ' '));
     this.alias(fromB.toString(), toA.toString());
     this.alias(hex(fromB), hex(toA));
