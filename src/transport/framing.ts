@@ -3,6 +3,9 @@
 //   frame   = u32 BE payload length, payload
 //   payload = { u32 BE message length, encoded raft Message }*
 //
+// An empty frame (four zero bytes) from the sender is a ping; the receiver answers each with the same
+// four zero bytes, the only thing it ever writes on the stream, in order.
+//
 // A sender writes one frame per flush (all messages queued in one event-loop turn), so a burst of
 // heartbeats or appends costs one write and one stream chunk, not one per message. The receiver
 // decodes a frame that arrived in one network chunk in place (the messages' byte fields are views into
@@ -16,6 +19,22 @@ export class FramingError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'FramingError';
+  }
+}
+
+/** A ping, and its answer: an empty frame. */
+export const PING_FRAME: Buffer = Buffer.alloc(4);
+
+/** Counts the answers to pings in what a receiver writes back; anything else is a protocol error. */
+export class PongReader {
+  private have = 0;
+
+  /** The pings answered in full by `chunk`, or -1 if it holds something other than answers. */
+  push(chunk: Uint8Array): number {
+    for (const b of chunk) if (b !== 0) return -1;
+    const total = this.have + chunk.byteLength;
+    this.have = total % 4;
+    return Math.floor(total / 4);
   }
 }
 

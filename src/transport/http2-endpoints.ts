@@ -1,13 +1,16 @@
-// The only place where peer-port servers and client sessions are created. Cleartext HTTP/2 (h2c), or
-// TLS when PeerTlsOptions are given (https:// peer URLs), without touching the rest of the transport.
+// The only place where peer-port servers and client connections are created. Cleartext (h2c and
+// HTTP/1.1), or TLS when PeerTlsOptions are given (https:// peer URLs), without touching the rest of
+// the transport.
 //
 // The cleartext listener sniffs the first bytes of each connection: the HTTP/2 connection preface goes
 // to the HTTP/2 server, anything else to a small HTTP/1.1 server, so `curl http://host:2380/members`
-// works without --http2-prior-knowledge, as it does against etcd. Raft traffic is HTTP/2 only.
+// works without --http2-prior-knowledge, as it does against etcd. Snapshots and calls between members
+// use HTTP/2; raft message streams are HTTP/1.1 requests upgraded to a plain byte stream.
 
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { certIdentityError, hasIdentityPolicy } from './cert-identity.js';
 import {
@@ -39,6 +42,8 @@ export interface PeerListenerHandlers {
   onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
   /** An HTTP/1.1 request on the cleartext port (only GETs are useful there). */
   onHttp1(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** An HTTP/1.1 request asking to upgrade (a raft message stream); the socket is the handler's. */
+  onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
   /**
    * A TLS handshake failed (e.g. a certificate from an unknown CA, or revoked), or the certificate
    * did not meet --peer-cert-allowed-cn / --peer-cert-allowed-hostname; for the log.
@@ -123,6 +128,7 @@ export async function listenPeer(
     h2.on('session', configureServerSession);
     h2.on('stream', handlers.onStream);
     const h1 = http.createServer(handlers.onHttp1);
+    h1.on('upgrade', handlers.onUpgrade);
     server = net.createServer((socket) => {
       track(socket);
       sniff(socket, h2, h1);
@@ -134,6 +140,7 @@ export async function listenPeer(
     h2.on('session', configureServerSession);
     h2.on('stream', handlers.onStream);
     const h1 = http.createServer(handlers.onHttp1);
+    h1.on('upgrade', handlers.onUpgrade);
     const verifyClients = tlsOptions.clientCertAuth === true;
     const policy = { allowedCn: tlsOptions.allowedCn, allowedHostname: tlsOptions.allowedHostname };
     const checkIdentity = verifyClients && hasIdentityPolicy(policy);
@@ -232,28 +239,56 @@ function sniff(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void
   socket.on('readable', onReadable);
 }
 
+/** A new connection to a peer URL, speaking `alpn` when it is TLS. */
+function peerSocket(url: URL, tlsOptions: PeerTlsOptions | undefined, alpn: string): net.Socket {
+  checkScheme(url, tlsOptions);
+  const { host, port } = hostPortOf(url);
+  if (tlsOptions === undefined) return net.connect({ host, port, noDelay: true });
+  const socket = tls.connect({
+    host,
+    port,
+    servername: net.isIP(host) === 0 ? host : undefined,
+    ALPNProtocols: [alpn],
+    // Read per connection: after a certificate rotation, the next connection presents the new one.
+    ...peerClientOptions(tlsOptions),
+  });
+  socket.setNoDelay(true);
+  return socket;
+}
+
 /** Opens an HTTP/2 client session to a peer URL. Errors arrive as the session's 'error' event. */
 export function connectPeer(url: URL, tlsOptions: PeerTlsOptions | undefined): http2.ClientHttp2Session {
   checkScheme(url, tlsOptions);
-  const { host, port } = hostPortOf(url);
-  const createConnection =
-    tlsOptions === undefined
-      ? () => net.connect({ host, port, noDelay: true })
-      : () => {
-          const socket = tls.connect({
-            host,
-            port,
-            servername: net.isIP(host) === 0 ? host : undefined,
-            ALPNProtocols: ['h2'],
-            // Read per connection: after a certificate rotation, the next connection presents the new one.
-            ...peerClientOptions(tlsOptions),
-          });
-          socket.setNoDelay(true);
-          return socket;
-        };
+  const createConnection = (): net.Socket => peerSocket(url, tlsOptions, 'h2');
   return http2.connect(url.origin, {
     createConnection,
     maxSessionMemory: MAX_SESSION_MEMORY_MB,
     settings: { enablePush: false },
   });
+}
+
+/**
+ * Asks a peer URL to upgrade `POST path` to a plain byte stream (the `Upgrade: token` request). The
+ * answer arrives as the request's 'upgrade' event (101, with the socket) or 'response' (a refusal);
+ * a failed connection as 'error'.
+ */
+export function requestUpgrade(
+  url: URL,
+  tlsOptions: PeerTlsOptions | undefined,
+  path: string,
+  token: string,
+  headers: Readonly<Record<string, string>>,
+): http.ClientRequest {
+  const socket = peerSocket(url, tlsOptions, 'http/1.1');
+  const req = http.request({
+    method: 'POST',
+    host: url.hostname,
+    port: url.port,
+    path,
+    headers: { ...headers, connection: 'Upgrade', upgrade: token },
+    // With createConnection and no agent, the request uses that socket alone: no pooling.
+    createConnection: () => socket,
+  });
+  req.end();
+  return req;
 }

@@ -1,7 +1,8 @@
 // The sending half of one (local -> peer) pair: a bounded queue of encoded messages and one long-lived
-// HTTP/2 request stream that carries them as frames, with reconnects and round-trip measurement.
+// connection that carries them as frames (an HTTP/1.1 request upgraded to a byte stream, see
+// RAFT_STREAM_UPGRADE), with reconnects and round-trip measurement.
 //
-//   connecting --200--> open --failure--> backoff --timer--> connecting ...
+//   connecting --101--> open --failure--> backoff --timer--> connecting ...
 //        \--failure--> backoff                 any state --410--> removed (terminal)
 //
 // While connecting or open, messages queue (bounded by count and bytes; overflow is dropped and the
@@ -10,10 +11,11 @@
 // messages (it retries from its own state); it needs to hear that they were lost, which is what
 // reportUnreachable tells it.
 
-import type http2 from 'node:http2';
-import { FRAME_SOFT_BYTES, type TransportLogger } from './types.js';
-import { buildFrame } from './framing.js';
-import { connectPeer } from './http2-endpoints.js';
+import type http from 'node:http';
+import type { Socket } from 'node:net';
+import { FRAME_SOFT_BYTES, RAFT_STREAM_UPGRADE, type TransportLogger } from './types.js';
+import { PING_FRAME, PongReader, buildFrame } from './framing.js';
+import { requestUpgrade } from './http2-endpoints.js';
 import { backoffDelay, type TransportLimits } from './limits.js';
 import {
   HEADER_CLUSTER_ID,
@@ -25,7 +27,6 @@ import {
   PATH_RAFT_STREAM,
   PROTOCOL_VERSION,
   STATUS_GONE,
-  STATUS_OK,
   errorText,
   idToHex,
   type PeerTlsOptions,
@@ -40,7 +41,7 @@ export interface LinkContext {
   readonly logger: TransportLogger;
   readonly limits: TransportLimits;
   readonly now: () => number;
-  /** Run link.flush() soon (once per event-loop turn for all dirty links). */
+  /** Run link.flush() soon (once the current synchronous work is done, for all dirty links). */
   scheduleFlush(link: PeerLink): void;
   reportUnreachable(id: bigint): void;
   /** The peer says we were removed from the cluster. */
@@ -76,11 +77,12 @@ export class PeerLink {
   private failures = 0;
   /** Set on any change of connection so callbacks of a discarded one are ignored. */
   private epoch = 0;
-  private session: http2.ClientHttp2Session | undefined;
-  private stream: http2.ClientHttp2Stream | undefined;
+  private request: http.ClientRequest | undefined;
+  private socket: Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
-  private pingsOutstanding = 0;
+  /** When each unanswered ping was sent (performance.now() ms), oldest first: answers come in order. */
+  private pingsSent: number[] = [];
   private needDrain = false;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -157,7 +159,7 @@ export class PeerLink {
       this.unreachablePending = false;
       this.ctx.reportUnreachable(this.id);
     }
-    const stream = this.stream;
+    const stream = this.socket;
     if (this.state !== 'open' || this.needDrain || stream === undefined || this.queue.length === 0) return;
     const q = this.queue;
     const total = this.queuedBytes;
@@ -231,39 +233,50 @@ export class PeerLink {
       this.fail(epoch, 'no peer URLs');
       return;
     }
-    let session: http2.ClientHttp2Session;
-    let stream: http2.ClientHttp2Stream;
+    let request: http.ClientRequest;
     try {
-      session = connectPeer(new URL(url), this.ctx.tls);
-      this.session = session;
-      stream = session.request(
-        {
-          ':method': 'POST',
-          ':path': PATH_RAFT_STREAM,
-          [HEADER_PROTOCOL]: PROTOCOL_VERSION,
-          [HEADER_CLUSTER_ID]: idToHex(this.ctx.clusterId),
-          [HEADER_FROM]: idToHex(this.ctx.localId),
-          [HEADER_TO]: idToHex(this.id),
-          [HEADER_PEER_URLS]: this.ctx.advertiseUrls.join(','),
-        },
-        { endStream: false },
-      );
-      this.stream = stream;
+      request = requestUpgrade(new URL(url), this.ctx.tls, PATH_RAFT_STREAM, RAFT_STREAM_UPGRADE, {
+        [HEADER_PROTOCOL]: PROTOCOL_VERSION,
+        [HEADER_CLUSTER_ID]: idToHex(this.ctx.clusterId),
+        [HEADER_FROM]: idToHex(this.ctx.localId),
+        [HEADER_TO]: idToHex(this.id),
+        [HEADER_PEER_URLS]: this.ctx.advertiseUrls.join(','),
+      });
+      this.request = request;
     } catch (e) {
       this.fail(epoch, errorText(e));
       return;
     }
-    session.on('error', (e: Error) => this.fail(epoch, e.message));
-    session.on('close', () => this.fail(epoch, 'connection closed'));
-    stream.on('error', (e: Error) => this.fail(epoch, e.message));
-    stream.on('close', () => this.fail(epoch, 'stream closed'));
-    // The peer never sends data on this stream; reading keeps the stream from stalling on its end.
-    stream.resume();
-    stream.on('response', (headers: http2.IncomingHttpHeaders) => {
+    request.on('error', (e: Error) => this.fail(epoch, e.message));
+    request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      if (epoch !== this.epoch) {
+        socket.destroy();
+        return;
+      }
+      this.socket = socket;
+      socket.setNoDelay(true);
+      socket.on('error', (e: Error) => this.fail(epoch, e.message));
+      socket.on('close', () => this.fail(epoch, 'connection closed'));
+      if (res.headers.upgrade !== RAFT_STREAM_UPGRADE) {
+        this.fail(epoch, `upgraded to ${String(res.headers.upgrade)} instead of ${RAFT_STREAM_UPGRADE}`);
+        return;
+      }
+      this.opened(epoch);
+      // The peer writes nothing but answers to pings.
+      const pongs = new PongReader();
+      const onData = (chunk: Buffer): void => {
+        const answered = pongs.push(chunk);
+        if (answered < 0) this.fail(epoch, 'unexpected bytes from the peer');
+        else this.pongs(epoch, answered);
+      };
+      socket.on('data', onData);
+      if (head.byteLength > 0) onData(head);
+    });
+    request.on('response', (res: http.IncomingMessage) => {
+      res.resume();
       if (epoch !== this.epoch) return;
-      const status = Number(headers[':status']);
-      if (status === STATUS_OK) return this.opened(epoch);
-      const reason = headers[HEADER_REASON];
+      const status = res.statusCode ?? 0;
+      const reason = res.headers[HEADER_REASON];
       if (status === STATUS_GONE) return this.removedByPeer(String(reason ?? 'member removed'));
       this.fail(epoch, `refused with ${status}: ${String(reason ?? 'no reason given')}`);
     });
@@ -286,23 +299,26 @@ export class PeerLink {
   }
 
   private ping(epoch: number): void {
-    const session = this.session;
-    if (epoch !== this.epoch || session === undefined) return;
-    if (this.pingsOutstanding >= 2) {
+    const socket = this.socket;
+    if (epoch !== this.epoch || socket === undefined) return;
+    if (this.pingsSent.length >= 2) {
       this.fail(epoch, 'no answer to two pings');
       return;
     }
-    this.pingsOutstanding++;
-    try {
-      session.ping((err, durationMs) => {
-        if (epoch !== this.epoch || err !== null) return;
-        this.pingsOutstanding = 0;
-        this.rtt = durationMs / 1000;
-        this.ctx.roundTrip(this.id, this.rtt);
-      });
-    } catch {
-      // Too many unacknowledged pings or a closing session: the counter above catches a dead peer.
+    this.pingsSent.push(performance.now());
+    socket.write(PING_FRAME);
+  }
+
+  /** `count` pings were answered: the round trip of the latest one is the one to report. */
+  private pongs(epoch: number, count: number): void {
+    if (epoch !== this.epoch || count === 0) return;
+    if (count > this.pingsSent.length) {
+      this.fail(epoch, 'more ping answers than pings');
+      return;
     }
+    const sent = this.pingsSent.splice(0, count);
+    this.rtt = (performance.now() - sent[sent.length - 1]) / 1000;
+    this.ctx.roundTrip(this.id, this.rtt);
   }
 
   /** A connection attempt or an open connection failed: drop what was queued, back off, retry. */
@@ -358,14 +374,14 @@ export class PeerLink {
     this.timer = undefined;
     clearInterval(this.pingTimer);
     this.pingTimer = undefined;
-    this.pingsOutstanding = 0;
+    this.pingsSent = [];
     this.needDrain = false;
     this.since = undefined;
-    const stream = this.stream;
-    const session = this.session;
-    this.stream = undefined;
-    this.session = undefined;
-    if (stream !== undefined && !stream.destroyed) stream.destroy();
-    if (session !== undefined && !session.destroyed) session.destroy();
+    const socket = this.socket;
+    const request = this.request;
+    this.socket = undefined;
+    this.request = undefined;
+    if (socket !== undefined && !socket.destroyed) socket.destroy();
+    if (request !== undefined && !request.destroyed) request.destroy();
   }
 }

@@ -14,11 +14,12 @@
 // tells the member about it (with the sender's advertised URLs) so it can route replies back, as
 // etcd's AddRemote does.
 
-import type http from 'node:http';
+import http from 'node:http';
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { decodeMessage } from '../raft/codec.js';
 import type { Message, MsgSnap } from '../raft/types.js';
-import { FrameDecoder, decodeBatch } from './framing.js';
+import { FrameDecoder, PING_FRAME, decodeBatch } from './framing.js';
 import { PATH_HASHKV, answerHashKV, type HashKVAnswer, type HashKVProvider } from './hashkv.js';
 import { listenPeer, type PeerListener } from './http2-endpoints.js';
 import {
@@ -35,6 +36,7 @@ import {
   PATH_RAFT_STREAM,
   PATH_VERSION,
   PROTOCOL_VERSION,
+  RAFT_STREAM_UPGRADE,
   STATUS_BAD_REQUEST,
   STATUS_GONE,
   STATUS_INTERNAL_ERROR,
@@ -110,7 +112,7 @@ export class PeerServer {
   private readonly logger: TransportLogger;
   private readonly listeners: PeerListener[] = [];
   /** Open inbound raft streams by sender; a newer stream from the same sender replaces older ones. */
-  private readonly inbound = new Map<bigint, Set<http2.ServerHttp2Stream>>();
+  private readonly inbound = new Map<bigint, Set<Duplex>>();
   /** In-progress snapshot uploads, destroyed on close. */
   private readonly uploads = new Set<http2.ServerHttp2Stream>();
   private readonly received = new Map<bigint, ReceivedStats>();
@@ -127,6 +129,8 @@ export class PeerServer {
       onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) =>
         server.route(stream, headers),
       onHttp1: (req: http.IncomingMessage, res: http.ServerResponse) => server.routeHttp1(req, res),
+      onUpgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+        server.routeUpgrade(req, socket, head),
       onTlsError: (e: Error, remote: string) =>
         server.logger.warn('peer port: rejected connection', {
           remote,
@@ -166,7 +170,7 @@ export class PeerServer {
     const set = this.inbound.get(id);
     if (set === undefined) return 0;
     this.inbound.delete(id);
-    for (const s of set) s.close(http2.constants.NGHTTP2_CANCEL);
+    for (const s of set) s.destroy();
     return set.size;
   }
 
@@ -193,7 +197,7 @@ export class PeerServer {
     switch (path) {
       case PATH_RAFT_STREAM:
         if (method !== 'POST') return this.reply(stream, STATUS_METHOD_NOT_ALLOWED, 'method not allowed');
-        return this.acceptRaftStream(stream, headers);
+        return this.reply(stream, STATUS_BAD_REQUEST, RAFT_STREAM_NEEDS_UPGRADE);
       case PATH_RAFT_SNAPSHOT:
         if (method !== 'POST') return this.reply(stream, STATUS_METHOD_NOT_ALLOWED, 'method not allowed');
         void this.acceptSnapshot(stream, headers);
@@ -247,8 +251,12 @@ export class PeerServer {
       void this.serveCall(call, req, (status, body) => res.writeHead(status, this.clusterHeader()).end(body));
       return;
     }
-    if (path === PATH_RAFT_STREAM || path === PATH_RAFT_SNAPSHOT) {
-      res.writeHead(STATUS_BAD_REQUEST).end('raft traffic requires HTTP/2\n');
+    if (path === PATH_RAFT_STREAM) {
+      res.writeHead(STATUS_BAD_REQUEST).end(`${RAFT_STREAM_NEEDS_UPGRADE}\n`);
+      return;
+    }
+    if (path === PATH_RAFT_SNAPSHOT) {
+      res.writeHead(STATUS_BAD_REQUEST).end('snapshots require HTTP/2\n');
       return;
     }
     res.writeHead(STATUS_NOT_FOUND).end('not found\n');
@@ -370,15 +378,27 @@ export class PeerServer {
 
   // ---- Raft message streams ---------------------------------------------------------------------
 
-  private acceptRaftStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    const admission = this.admit(headers, 'raft stream');
-    if (!admission.ok) return this.reply(stream, admission.status, admission.reason);
-    const from = admission.from;
+  private routeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {}); // resets are normal; 'close' cleans up
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    if (req.url !== PATH_RAFT_STREAM) return refuseUpgrade(socket, STATUS_NOT_FOUND, 'not found');
+    if (req.method !== 'POST') return refuseUpgrade(socket, STATUS_METHOD_NOT_ALLOWED, 'method not allowed');
+    if (req.headers.upgrade !== RAFT_STREAM_UPGRADE) {
+      return refuseUpgrade(socket, STATUS_BAD_REQUEST, `unknown upgrade ${String(req.headers.upgrade)}`);
+    }
+    const admission = this.admit(req.headers, 'raft stream');
+    if (!admission.ok) return refuseUpgrade(socket, admission.status, admission.reason);
+    this.acceptRaftStream(admission.from, socket, head);
+  }
 
+  private acceptRaftStream(from: bigint, socket: Duplex, head: Buffer): void {
     // One live stream per sender: an older one is a leftover of a connection the sender gave up on.
     const older = this.inbound.get(from);
-    if (older !== undefined) for (const s of older) s.close(http2.constants.NGHTTP2_CANCEL);
-    const set = new Set<http2.ServerHttp2Stream>([stream]);
+    if (older !== undefined) for (const s of older) s.destroy();
+    const set = new Set<Duplex>([socket]);
     this.inbound.set(from, set);
     let stats = this.received.get(from);
     if (stats === undefined) {
@@ -387,11 +407,18 @@ export class PeerServer {
     }
     const counters = stats;
 
-    stream.respond({ ':status': STATUS_OK });
+    if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${RAFT_STREAM_UPGRADE}\r\n\r\n`,
+    );
     const decoder = new FrameDecoder(MAX_FRAME_BYTES);
     const onMessage = this.options.onMessage;
     const onReceived = this.options.onReceived;
     const onFrame = (payload: Uint8Array): void => {
+      if (payload.byteLength === 0) {
+        socket.write(PING_FRAME); // a ping: answered in kind
+        return;
+      }
       const messages = decodeBatch(payload);
       counters.messages += messages.length;
       counters.bytes += payload.byteLength + 4;
@@ -408,22 +435,22 @@ export class PeerServer {
         this.logger.warn('onMessage failed', { from: idToHex(from), error: errorText(e) });
       }
     };
-    stream.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       try {
         decoder.push(chunk, onFrame);
       } catch (e) {
         // A bad frame leaves the stream position unknown: drop it; the sender reconnects.
         this.logger.warn('dropping a malformed raft stream', { from: idToHex(from), error: errorText(e) });
-        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+        socket.destroy();
       }
-    });
-    stream.on('end', () => {
-      if (!stream.destroyed) stream.end();
-    });
-    stream.once('close', () => {
-      set.delete(stream);
+    };
+    socket.on('data', onData);
+    socket.on('end', () => socket.end());
+    socket.once('close', () => {
+      set.delete(socket);
       if (set.size === 0 && this.inbound.get(from) === set) this.inbound.delete(from);
     });
+    if (head.byteLength > 0) onData(head);
   }
 
   // ---- Snapshots --------------------------------------------------------------------------------
@@ -483,6 +510,18 @@ export class PeerServer {
     // A callback that resolved without reading the whole body: the answer is sent; discard the rest.
     void discard(chunks);
   }
+}
+
+const RAFT_STREAM_NEEDS_UPGRADE = `a raft stream is an HTTP/1.1 request with Upgrade: ${RAFT_STREAM_UPGRADE}`;
+
+/** Refuses an upgrade with a complete HTTP/1.1 answer (status, reason header, reason as text) and closes. */
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n` +
+      `${HEADER_REASON}: ${reason}\r\ncontent-type: text/plain\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The whole body of a small request (at most MAX_CALL_BYTES). */

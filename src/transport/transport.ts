@@ -1,7 +1,8 @@
 // The sending side of the peer transport: routes raft messages to per-peer links and snapshots to
-// uploads. Nothing here blocks or throws into the raft loop: send() encodes and queues, one
-// setImmediate per event-loop turn writes every peer's queue as a frame, and every callback into the
-// member runs from that flush or from I/O events, never from inside send().
+// uploads. Nothing here blocks or throws into the raft loop: send() encodes and queues; a microtask,
+// run as soon as the caller's synchronous work is done, writes every peer's queue as a frame (so all
+// the messages of one Ready leave in one write per peer, at once rather than a loop phase later); and
+// every callback into the member runs from that flush or from I/O events, never from inside send().
 
 import { encodeMessage } from '../raft/codec.js';
 import type { Message, MsgSnap, SnapshotStatus } from '../raft/types.js';
@@ -58,7 +59,7 @@ export class Transport {
   private readonly logger: TransportLogger;
   private readonly ctx: LinkContext;
   private readonly dirty = new Set<PeerLink>();
-  private immediate: NodeJS.Immediate | undefined;
+  private flushQueued = false;
   private removedReported = false;
   private closed = false;
   private unknownTarget = 0;
@@ -166,8 +167,6 @@ export class Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.immediate = undefined;
     this.dirty.clear();
     for (const peer of this.peers.values()) {
       peer.link.close();
@@ -183,11 +182,14 @@ export class Transport {
   private scheduleFlush(link: PeerLink): void {
     if (this.closed) return;
     this.dirty.add(link);
-    this.immediate ??= setImmediate(() => this.flushAll());
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flushAll());
   }
 
   private flushAll(): void {
-    this.immediate = undefined;
+    this.flushQueued = false;
+    if (this.closed) return;
     const links = [...this.dirty];
     this.dirty.clear();
     for (const link of links) {

@@ -107,7 +107,14 @@ export function peerClientOptions(options: PeerTlsOptions): tls.ConnectionOption
 // ---- The peer protocol --------------------------------------------------------------------------
 
 /** Bumped when the framing or the headers change incompatibly; both sides must speak the same one. */
-export const PROTOCOL_VERSION = '1';
+export const PROTOCOL_VERSION = '2';
+
+/**
+ * The `Upgrade` token of a raft message stream. The stream is an HTTP/1.1 request upgraded to a plain
+ * byte stream (101 Switching Protocols): a sender's writes then go straight to the socket, where
+ * HTTP/2 would hold them in its session until the event loop's next check phase.
+ */
+export const RAFT_STREAM_UPGRADE = 'cairn-raft';
 
 export const PATH_RAFT_STREAM = '/raft/stream';
 export const PATH_RAFT_SNAPSHOT = '/raft/snapshot';

@@ -60,11 +60,45 @@ async function h1get(url: string, path: string): Promise<{ status: number; body:
   });
 }
 
-function streamHeaders(over: Record<string, string> = {}): http2.OutgoingHttpHeaders {
+/**
+ * A raft stream request made by hand: POST /raft/stream asking to upgrade. Resolves with the refusal
+ * (status, headers, body), or with 101 once upgraded, after writing `body` on the upgraded socket.
+ */
+async function upgradeRequest(
+  url: string,
+  headers: Record<string, string>,
+  options: { method?: string; body?: Uint8Array } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: u.hostname,
+      port: u.port,
+      method: options.method ?? 'POST',
+      path: '/raft/stream',
+      headers: { connection: 'Upgrade', upgrade: 'cairn-raft', ...headers },
+    });
+    req.on('error', reject);
+    req.on('upgrade', (res, socket) => {
+      socket.on('error', () => {});
+      if (options.body !== undefined) socket.write(options.body);
+      // The server answers a bad frame by closing; a good stream is closed here.
+      if (options.body === undefined) socket.destroy();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' });
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.end();
+  });
+}
+
+function streamHeaders(over: Record<string, string> = {}): Record<string, string> {
   return {
-    ':method': 'POST',
-    ':path': '/raft/stream',
-    'x-cairn-protocol': '1',
+    'x-cairn-protocol': '2',
     'x-cairn-cluster-id': CLUSTER.toString(16),
     'x-cairn-from': A.toString(16),
     'x-cairn-to': B.toString(16),
@@ -106,7 +140,7 @@ describe('admission and peer endpoints', () => {
     assert.equal(a.transport.activeSince(B), undefined);
     assert.equal(a.rec.removed, 0);
 
-    const raw = await h2request(b.url, streamHeaders({ 'x-cairn-cluster-id': 'deadbeef' }));
+    const raw = await upgradeRequest(b.url, streamHeaders({ 'x-cairn-cluster-id': 'deadbeef' }));
     assert.equal(raw.status, 412);
     assert.equal(raw.headers['x-cairn-reason'], 'cluster ID mismatch');
   });
@@ -120,7 +154,7 @@ describe('admission and peer endpoints', () => {
     await waitFor(() => a.rec.unreachable.includes(0xccn), 'unreachable');
     assert.equal(b.rec.messages.length, 0);
     assert.ok(b.logger.lines.some((l) => l.level === 'warn' && l.msg === 'peer request for another member'));
-    const raw = await h2request(b.url, streamHeaders({ 'x-cairn-to': 'cc' }));
+    const raw = await upgradeRequest(b.url, streamHeaders({ 'x-cairn-to': 'cc' }));
     assert.equal(raw.status, 412);
     assert.equal(raw.headers['x-cairn-reason'], 'receiver ID mismatch');
   });
@@ -137,8 +171,9 @@ describe('admission and peer endpoints', () => {
     assert.equal(a.rec.removed, 1);
     assert.equal(a.transport.peerStats(B)?.state, 'removed');
     assert.equal(b.rec.messages.length, 0);
-    const raw = await h2request(b.url, streamHeaders());
+    const raw = await upgradeRequest(b.url, streamHeaders());
     assert.equal(raw.status, 410);
+    assert.equal(raw.body, 'member removed\n');
   });
 
   it('closes the streams of a member once it is removed; its reconnect is refused', async () => {
@@ -168,11 +203,18 @@ describe('admission and peer endpoints', () => {
 
   it('refuses malformed headers, wrong protocol versions, wrong methods', async () => {
     const b = await server(B);
-    assert.equal((await h2request(b.url, streamHeaders({ 'x-cairn-from': 'zz' }))).status, 400);
-    assert.equal((await h2request(b.url, streamHeaders({ 'x-cairn-to': '' }))).status, 400);
-    const v = await h2request(b.url, streamHeaders({ 'x-cairn-protocol': '99' }));
+    assert.equal((await upgradeRequest(b.url, streamHeaders({ 'x-cairn-from': 'zz' }))).status, 400);
+    assert.equal((await upgradeRequest(b.url, streamHeaders({ 'x-cairn-to': '' }))).status, 400);
+    const v = await upgradeRequest(b.url, streamHeaders({ 'x-cairn-protocol': '99' }));
     assert.equal(v.status, 412);
     assert.equal(v.headers['x-cairn-reason'], 'protocol version mismatch');
+    assert.equal((await upgradeRequest(b.url, streamHeaders({ upgrade: 'websocket' }))).status, 400);
+    assert.equal((await upgradeRequest(b.url, streamHeaders(), { method: 'GET' })).status, 405);
+    assert.equal((await upgradeRequest(b.url, streamHeaders())).status, 101);
+    // The stream is an upgrade only: over HTTP/2 it is refused, and so is a plain HTTP/1.1 request.
+    const h2 = await h2request(b.url, { ':method': 'POST', ':path': '/raft/stream', ...streamHeaders() });
+    assert.equal(h2.status, 400);
+    assert.match(h2.body, /Upgrade: cairn-raft/);
     assert.equal((await h2request(b.url, { ':method': 'GET', ':path': '/raft/stream' })).status, 405);
     assert.equal((await h2request(b.url, { ':method': 'POST', ':path': '/members' })).status, 405);
   });
@@ -180,8 +222,8 @@ describe('admission and peer endpoints', () => {
   it('drops a stream that sends garbage, and keeps serving', async () => {
     const b = await server(B);
     const garbage = Buffer.from([0, 0, 0, 3, 0xff, 0xff, 0xff]);
-    // The server resets the stream; how that surfaces to a raw client does not matter here.
-    await h2request(b.url, streamHeaders(), garbage).catch(() => undefined);
+    const upgraded = await upgradeRequest(b.url, streamHeaders(), { body: garbage });
+    assert.equal(upgraded.status, 101);
     await waitFor(() => b.logger.lines.some((l) => l.msg === 'dropping a malformed raft stream'), 'logged');
     const a = transport(A);
     a.transport.addPeer(B, [b.url]);

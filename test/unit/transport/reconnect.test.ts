@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
+import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -131,19 +132,20 @@ describe('reconnects and unreachable peers', () => {
   });
 
   it('bounds the queue of a peer that accepted the stream but stopped reading', async () => {
-    // A peer that says 200 and then never reads: HTTP/2 flow control stops the writes.
-    const stalled = http2.createServer();
-    stalled.on('stream', (stream) => {
-      stream.respond({ ':status': 200 });
-      stream.pause();
+    // A peer that accepts the stream and then never reads: TCP back-pressure stops the writes.
+    const stalled = http.createServer();
+    const sockets = new Set<Duplex>();
+    stalled.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: cairn-raft\r\n\r\n');
+      socket.pause();
     });
     await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
-    const sessions = new Set<http2.ServerHttp2Session>();
-    stalled.on('session', (s) => sessions.add(s));
     cleanup.push(
       () =>
         new Promise<void>((r) => {
-          for (const s of sessions) s.destroy();
+          for (const s of sockets) s.destroy();
           stalled.close(() => r());
         }),
     );
