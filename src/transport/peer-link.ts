@@ -159,8 +159,8 @@ export class PeerLink {
       this.unreachablePending = false;
       this.ctx.reportUnreachable(this.id);
     }
-    const stream = this.socket;
-    if (this.state !== 'open' || this.needDrain || stream === undefined || this.queue.length === 0) return;
+    const socket = this.socket;
+    if (this.state !== 'open' || this.needDrain || socket === undefined || this.queue.length === 0) return;
     const q = this.queue;
     const total = this.queuedBytes;
     this.queue = [];
@@ -168,11 +168,11 @@ export class PeerLink {
     let ok: boolean;
     let frames = 1;
     if (total <= FRAME_SOFT_BYTES) {
-      ok = stream.write(buildFrame(q, 0, q.length, total));
+      ok = socket.write(buildFrame(q, 0, q.length, total));
     } else {
       frames = 0;
       ok = true;
-      stream.cork();
+      socket.cork();
       let i = 0;
       while (i < q.length) {
         let j = i;
@@ -181,11 +181,11 @@ export class PeerLink {
           bytes += 4 + q[j].byteLength;
           j++;
         }
-        ok = stream.write(buildFrame(q, i, j, bytes)) && ok;
+        ok = socket.write(buildFrame(q, i, j, bytes)) && ok;
         frames++;
         i = j;
       }
-      stream.uncork();
+      socket.uncork();
     }
     this.sentMessages += q.length;
     this.sentBytes += total + 4 * frames;
@@ -194,7 +194,7 @@ export class PeerLink {
       // The connection is behind: hold further messages here (bounded) until it catches up.
       this.needDrain = true;
       const epoch = this.epoch;
-      stream.once('drain', () => {
+      socket.once('drain', () => {
         if (epoch !== this.epoch) return;
         this.needDrain = false;
         if (this.queue.length > 0) this.ctx.scheduleFlush(this);

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeMessage } from '../../../src/raft/codec.js';
-import { FrameDecoder, FramingError, buildFrame, decodeBatch } from '../../../src/transport/framing.js';
+import {
+  FrameDecoder,
+  FramingError,
+  PING_FRAME,
+  PongReader,
+  buildFrame,
+  decodeBatch,
+} from '../../../src/transport/framing.js';
 import { append, heartbeat } from './helpers.js';
 
 function frameOf(encoded: Uint8Array[]): Buffer {
@@ -76,5 +83,19 @@ describe('framing', () => {
 
   it('an empty payload is an empty batch', () => {
     assert.deepEqual(decodeBatch(new Uint8Array(0)), []);
+  });
+
+  it('a ping is an empty frame; answers are counted across chunks, and anything else refused', () => {
+    const frames: Uint8Array[] = [];
+    new FrameDecoder(1024).push(Buffer.concat([PING_FRAME, PING_FRAME]), (f) => frames.push(f));
+    assert.deepEqual(
+      frames.map((f) => f.byteLength),
+      [0, 0],
+    );
+    const pongs = new PongReader();
+    assert.equal(pongs.push(new Uint8Array(3)), 0);
+    assert.equal(pongs.push(new Uint8Array(6)), 2);
+    assert.equal(pongs.push(new Uint8Array(3)), 1);
+    assert.equal(new PongReader().push(Uint8Array.of(0, 0, 1, 0)), -1);
   });
 });

@@ -64,6 +64,27 @@ describe('reconnects and unreachable peers', () => {
     return t;
   }
 
+  /** A peer port that accepts every raft stream (101) and hands the socket to `onStream`. */
+  async function acceptingPeer(onStream: (socket: Duplex) => void): Promise<string> {
+    const h1 = http.createServer();
+    const sockets = new Set<Duplex>();
+    h1.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: cairn-raft\r\n\r\n');
+      onStream(socket);
+    });
+    await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
+    cleanup.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sockets) s.destroy();
+          h1.close(() => r());
+        }),
+    );
+    return `http://127.0.0.1:${(h1.address() as net.AddressInfo).port}`;
+  }
+
   it('reconnects after the receiving server restarts', async () => {
     const first = await server(B);
     const a = transport(A);
@@ -133,23 +154,7 @@ describe('reconnects and unreachable peers', () => {
 
   it('bounds the queue of a peer that accepted the stream but stopped reading', async () => {
     // A peer that accepts the stream and then never reads: TCP back-pressure stops the writes.
-    const stalled = http.createServer();
-    const sockets = new Set<Duplex>();
-    stalled.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: cairn-raft\r\n\r\n');
-      socket.pause();
-    });
-    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
-    cleanup.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          stalled.close(() => r());
-        }),
-    );
-    const url = `http://127.0.0.1:${(stalled.address() as net.AddressInfo).port}`;
+    const url = await acceptingPeer((socket) => socket.pause());
     const a = transport(A, { limits: { maxQueuedMessages: 200 } });
     a.transport.addPeer(B, [url]);
     await waitFor(() => a.transport.activeSince(B) !== undefined, 'stream accepted');
@@ -202,6 +207,19 @@ describe('reconnects and unreachable peers', () => {
     await waitFor(() => a.transport.activeSince(B) !== undefined, 'connected via the second URL');
     a.transport.send([heartbeat(A, B, 1)]);
     await waitFor(() => b.rec.messages.length === 1, 'delivery');
+  });
+
+  it('drops a stream whose receiver writes anything but ping answers, and dials again', async () => {
+    let upgrades = 0;
+    const url = await acceptingPeer((socket) => {
+      upgrades++;
+      socket.write('hello');
+    });
+    const a = transport(A, { limits: { initialBackoffMs: 10, maxBackoffMs: 20 } });
+    a.transport.addPeer(B, [url]);
+    await waitFor(() => upgrades >= 2, 'a second connection after the first was dropped');
+    const line = a.logger.lines.find((l) => l.msg === 'peer stream failed');
+    assert.equal(line?.fields?.reason, 'unexpected bytes from the peer');
   });
 
   it('follows a peer to its new URL on updatePeer', async () => {
