@@ -54,6 +54,34 @@ function messageOf(headers: IncomingHttpHeaders): string {
   }
 }
 
+/**
+ * How a call ended, as far as known: the grpc-status of a trailers-only answer (in the headers) or of
+ * the trailers, a non-200 HTTP status, a stream error, or whatever the caller records; the first wins.
+ */
+class CallStatus {
+  code: number | undefined;
+  message = '';
+
+  constructor(stream: http2.ClientHttp2Stream) {
+    stream.on('response', (h) => {
+      const s = statusOf(h);
+      if (s !== undefined) this.set(s, messageOf(h));
+      else if (h[':status'] !== 200) this.set(NO_STATUS, `HTTP ${String(h[':status'])}`);
+    });
+    stream.on('trailers', (t) => {
+      const s = statusOf(t);
+      if (s !== undefined) this.set(s, messageOf(t));
+    });
+    stream.on('error', (e: Error) => this.set(NO_STATUS, e.message));
+  }
+
+  set(code: number, message: string): void {
+    if (this.code !== undefined) return;
+    this.code = code;
+    this.message = message;
+  }
+}
+
 export class GrpcConnection {
   private closed = false;
   private lastError: string | undefined;
@@ -135,8 +163,7 @@ export class GrpcConnection {
       done(GRPC_UNAVAILABLE, e instanceof Error ? e.message : String(e), undefined);
       return;
     }
-    let code: number | undefined;
-    let message = '';
+    const status = new CallStatus(stream);
     let chunks: Buffer[] | undefined = options?.keepBody === true ? [] : undefined;
     let finished = false;
     const finish = (c: number, m: string): void => {
@@ -145,44 +172,18 @@ export class GrpcConnection {
       done(c, m, chunks === undefined ? undefined : Buffer.concat(chunks));
       chunks = undefined;
     };
-    stream.on('response', (h) => {
-      // A trailers-only answer (typically an error) carries grpc-status in the headers.
-      const s = statusOf(h);
-      if (s !== undefined) {
-        code = s;
-        message = messageOf(h);
-      } else if (h[':status'] !== 200) {
-        code = NO_STATUS;
-        message = `HTTP ${String(h[':status'])}`;
-      }
-    });
-    stream.on('trailers', (t) => {
-      const s = statusOf(t);
-      if (s !== undefined && code === undefined) {
-        code = s;
-        message = messageOf(t);
-      }
-    });
     // The body has to be read for the stream to end; keep it only when asked.
     stream.on('data', (chunk: Buffer) => {
       chunks?.push(chunk);
     });
-    stream.on('error', (e: Error) => {
-      if (code === undefined) {
-        code = NO_STATUS;
-        message = e.message;
-      }
-    });
     stream.on('close', () => {
-      if (code === undefined) finish(NO_STATUS, `stream closed without grpc-status (rst ${stream.rstCode})`);
-      else finish(code, message);
+      if (status.code === undefined)
+        finish(NO_STATUS, `stream closed without grpc-status (rst ${stream.rstCode})`);
+      else finish(status.code, status.message);
     });
     if (options?.timeoutMs !== undefined) {
       stream.setTimeout(options.timeoutMs, () => {
-        if (code === undefined) {
-          code = GRPC_DEADLINE_EXCEEDED;
-          message = `no answer within ${options.timeoutMs} ms`;
-        }
+        status.set(GRPC_DEADLINE_EXCEEDED, `no answer within ${options.timeoutMs} ms`);
         stream.close(http2.constants.NGHTTP2_CANCEL);
       });
     }
@@ -259,48 +260,26 @@ export class GrpcStream {
     onMessage: (message: Buffer) => void,
     onEnd: (code: number, message: string) => void,
   ) {
-    let code: number | undefined;
-    let text = '';
+    const status = new CallStatus(stream);
     const splitter = new FrameSplitter(onMessage);
     const end = (c: number, m: string): void => {
       if (this.ended) return;
       this.ended = true;
       onEnd(c, m);
     };
-    stream.on('response', (h) => {
-      const s = statusOf(h);
-      if (s !== undefined) {
-        code = s;
-        text = messageOf(h);
-      } else if (h[':status'] !== 200) {
-        code = NO_STATUS;
-        text = `HTTP ${String(h[':status'])}`;
-      }
-    });
-    stream.on('trailers', (t) => {
-      const s = statusOf(t);
-      if (s !== undefined && code === undefined) {
-        code = s;
-        text = messageOf(t);
-      }
-    });
     stream.on('data', (chunk: Buffer) => {
       try {
         splitter.push(chunk);
       } catch (e) {
-        code ??= NO_STATUS;
-        text = e instanceof Error ? e.message : String(e);
+        status.set(NO_STATUS, e instanceof Error ? e.message : String(e));
         stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
       }
     });
-    stream.on('error', (e: Error) => {
-      if (code === undefined) {
-        code = NO_STATUS;
-        text = e.message;
-      }
-    });
     stream.on('close', () =>
-      end(code ?? NO_STATUS, code === undefined ? `stream closed (rst ${stream.rstCode})` : text),
+      end(
+        status.code ?? NO_STATUS,
+        status.code === undefined ? `stream closed (rst ${stream.rstCode})` : status.message,
+      ),
     );
   }
 

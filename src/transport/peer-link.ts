@@ -254,7 +254,6 @@ export class PeerLink {
         return;
       }
       this.socket = socket;
-      socket.setNoDelay(true);
       socket.on('error', (e: Error) => this.fail(epoch, e.message));
       socket.on('close', () => this.fail(epoch, 'connection closed'));
       if (res.headers.upgrade !== RAFT_STREAM_UPGRADE) {

@@ -407,7 +407,6 @@ export class PeerServer {
     }
     const counters = stats;
 
-    if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.write(
       `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${RAFT_STREAM_UPGRADE}\r\n\r\n`,
     );

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { CAIRN_BIN, cairnCluster, waitFor } from '../support/cairn-cluster.js';
-import { makeTestCerts } from '../support/certs.js';
+import { clientCertAuthFlags, makeTestCerts } from '../support/certs.js';
 import { ETCDCTL, leaderOf } from '../support/etcdctl.js';
 import { freePort, startRealEtcd } from '../support/real-etcd.js';
 import { CAIRNUTL_BIN, runTool, tempDir, type ToolRun } from '../support/tools.js';
@@ -384,15 +384,7 @@ test(
     const certs = makeTestCerts(t);
     const c = await cairnCluster(t, ['t1'], 'auth-cn', {
       clientScheme: 'https',
-      flags: () => [
-        '--cert-file',
-        certs.server.cert,
-        '--key-file',
-        certs.server.key,
-        '--trusted-ca-file',
-        certs.ca.cert,
-        '--client-cert-auth',
-      ],
+      flags: () => [...clientCertAuthFlags(certs)],
     });
     c.start(c.members[0]);
     const ep = c.members[0].clientUrl.replace('https://', '');

@@ -12,8 +12,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { CAIRN_BIN, cairnCluster, waitFor, type CairnMember } from '../support/cairn-cluster.js';
-import { makeCrl, makeLeafCert, makeTestCerts, type CertPair, type TestCerts } from '../support/certs.js';
+import { CAIRN_BIN, cairnCluster, memberFlags, waitFor, type CairnMember } from '../support/cairn-cluster.js';
+import {
+  clientCertAuthFlags,
+  makeCrl,
+  makeLeafCert,
+  makeTestCerts,
+  type CertPair,
+  type TestCerts,
+} from '../support/certs.js';
 import { ETCDCTL } from '../support/etcdctl.js';
 import { freePort } from '../support/real-etcd.js';
 import { runTool, tempDir } from '../support/tools.js';
@@ -95,13 +102,7 @@ test(
       clientScheme: 'https',
       peerScheme: 'https',
       flags: () => [
-        '--cert-file',
-        certs.server.cert,
-        '--key-file',
-        certs.server.key,
-        '--trusted-ca-file',
-        certs.ca.cert,
-        '--client-cert-auth',
+        ...clientCertAuthFlags(certs),
         '--client-crl-file',
         crlFile,
         '--peer-cert-file',
@@ -185,13 +186,7 @@ test(
       clientScheme: 'https',
       peerScheme: 'https',
       flags: (m) => [
-        '--cert-file',
-        certs.server.cert,
-        '--key-file',
-        certs.server.key,
-        '--trusted-ca-file',
-        certs.ca.cert,
-        '--client-cert-auth',
+        ...clientCertAuthFlags(certs),
         '--peer-cert-file',
         m.name === 'intruder' ? intruderPeer.cert : certs.peer.cert,
         '--peer-key-file',
@@ -285,15 +280,7 @@ test(
     const expired = makeCrl(certs, 'expired', [], { expired: true });
     const clientPort = await freePort();
     const peerPort = await freePort();
-    const tlsFlags = [
-      '--cert-file',
-      certs.server.cert,
-      '--key-file',
-      certs.server.key,
-      '--trusted-ca-file',
-      certs.ca.cert,
-      '--client-cert-auth',
-    ];
+    const tlsFlags = clientCertAuthFlags(certs);
     const peerFlags = ['--peer-cert-file', certs.peer.cert, '--peer-key-file', certs.peer.key];
     let starts = 0;
     /** The same flags for cairn or etcd, on a fresh data dir; the data dir is checked afterwards. */
@@ -305,24 +292,7 @@ test(
       const clientUrl = `${scheme}://127.0.0.1:${clientPort}`;
       const peerUrl = `https://127.0.0.1:${peerPort}`;
       const dataDir = join(dir, `bad-${++starts}.etcd`);
-      const args = [
-        '--name',
-        'bad',
-        '--data-dir',
-        dataDir,
-        '--listen-client-urls',
-        clientUrl,
-        '--advertise-client-urls',
-        clientUrl,
-        '--listen-peer-urls',
-        peerUrl,
-        '--initial-advertise-peer-urls',
-        peerUrl,
-        '--initial-cluster',
-        `bad=${peerUrl}`,
-        ...peerFlags,
-        ...extra,
-      ];
+      const args = [...memberFlags({ name: 'bad', dataDir, clientUrl, peerUrl }), ...peerFlags, ...extra];
       const r =
         bin === 'cairn' ? await runTool(process.execPath, [CAIRN_BIN, ...args]) : await runTool(ETCD, args);
       const dirMade = existsSync(dataDir);

@@ -15,10 +15,11 @@ import {
   CAIRN_BIN,
   CAIRNCTL_BIN,
   cairnCluster,
+  memberFlags,
   waitFor,
   type CairnMember,
 } from '../support/cairn-cluster.js';
-import { makeTestCerts, type TestCerts } from '../support/certs.js';
+import { clientCertAuthFlags, makeTestCerts, type TestCerts } from '../support/certs.js';
 import { ETCDCTL } from '../support/etcdctl.js';
 import { freePort } from '../support/real-etcd.js';
 import { runTool, tempDir } from '../support/tools.js';
@@ -71,13 +72,7 @@ test(
     const tlsFlags = (m: CairnMember): readonly string[] => {
       const peer = m.name === 'intruder' ? certs.otherPeer : certs.peer;
       return [
-        '--cert-file',
-        certs.server.cert,
-        '--key-file',
-        certs.server.key,
-        '--trusted-ca-file',
-        certs.ca.cert,
-        '--client-cert-auth',
+        ...clientCertAuthFlags(certs),
         '--peer-cert-file',
         peer.cert,
         '--peer-key-file',
@@ -242,20 +237,7 @@ test('bad TLS files: a clear error at start-up and no data dir', { timeout: 30_0
     const peerUrl = `${peerScheme}://127.0.0.1:${peerPort}`;
     return runTool(process.execPath, [
       CAIRN_BIN,
-      '--name',
-      'bad',
-      '--data-dir',
-      join(dir, 'bad.etcd'),
-      '--listen-client-urls',
-      clientUrl,
-      '--advertise-client-urls',
-      clientUrl,
-      '--listen-peer-urls',
-      peerUrl,
-      '--initial-advertise-peer-urls',
-      peerUrl,
-      '--initial-cluster',
-      `bad=${peerUrl}`,
+      ...memberFlags({ name: 'bad', dataDir: join(dir, 'bad.etcd'), clientUrl, peerUrl }),
       ...tls,
     ]);
   };

@@ -47,6 +47,34 @@ export interface CairnClusterOptions {
   readonly flags?: (m: CairnMember) => readonly string[];
 }
 
+/** The flags that place one member (name, data dir, URLs, initial cluster), for cairn and etcd alike. */
+export function memberFlags(
+  m: {
+    readonly name: string;
+    readonly dataDir: string;
+    readonly clientUrl: string;
+    readonly peerUrl: string;
+  },
+  initialCluster = `${m.name}=${m.peerUrl}`,
+): string[] {
+  return [
+    '--name',
+    m.name,
+    '--data-dir',
+    m.dataDir,
+    '--listen-client-urls',
+    m.clientUrl,
+    '--advertise-client-urls',
+    m.clientUrl,
+    '--listen-peer-urls',
+    m.peerUrl,
+    '--initial-advertise-peer-urls',
+    m.peerUrl,
+    '--initial-cluster',
+    initialCluster,
+  ];
+}
+
 export async function cairnCluster(
   t: TestContext,
   names: readonly string[],
@@ -84,20 +112,7 @@ export async function cairnCluster(
     start(m, extra = []) {
       const args = [
         CAIRN_BIN,
-        '--name',
-        m.name,
-        '--data-dir',
-        m.dataDir,
-        '--listen-client-urls',
-        m.clientUrl,
-        '--advertise-client-urls',
-        m.clientUrl,
-        '--listen-peer-urls',
-        m.peerUrl,
-        '--initial-advertise-peer-urls',
-        m.peerUrl,
-        '--initial-cluster',
-        cluster.initialCluster(),
+        ...memberFlags(m, cluster.initialCluster()),
         '--initial-cluster-token',
         token,
         ...(options.flags?.(m) ?? []),

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { TlsConfig } from '../../src/config/index.js';
 import { tempDir } from './tools.js';
 
 export interface CertPair {
@@ -179,4 +180,32 @@ export function makeCrl(
   const der = join(certs.dir, `${name}.der`);
   openssl(db, ['crl', '-in', file, '-outform', 'DER', '-out', der]);
   return der;
+}
+
+/** Client-port flags: the server certificate, the CA, and client certificates required. */
+export function clientCertAuthFlags(certs: TestCerts): string[] {
+  return [
+    '--cert-file',
+    certs.server.cert,
+    '--key-file',
+    certs.server.key,
+    '--trusted-ca-file',
+    certs.ca.cert,
+    '--client-cert-auth',
+  ];
+}
+
+/** A TLS configuration with nothing set, as the flag parser gives without TLS flags, plus `over`. */
+export function tlsConfig(over: Partial<TlsConfig> = {}): TlsConfig {
+  return {
+    certFile: '',
+    keyFile: '',
+    trustedCaFile: '',
+    clientCertAuth: false,
+    autoTls: false,
+    crlFile: '',
+    allowedHostname: '',
+    allowedCn: '',
+    ...over,
+  };
 }

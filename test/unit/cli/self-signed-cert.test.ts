@@ -16,7 +16,7 @@ import {
   writeAutoCert,
 } from '../../../src/cli/cairn/self-signed-cert.js';
 import { clientPortSecurity, peerTlsOptions, type AutoTlsContext } from '../../../src/cli/cairn/tls.js';
-import type { TlsConfig } from '../../../src/config/index.js';
+import { tlsConfig } from '../../support/certs.js';
 import { tempDir } from '../../support/tools.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -139,16 +139,6 @@ test('fixtures: nothing written before writeAutoCert, then 0700 dir / 0600 files
   assert.equal(remade.created, true);
   assert.notDeepEqual(remade.cert, first.cert);
 });
-
-const tlsConfig = (over: Partial<TlsConfig>): TlsConfig =>
-  ({
-    certFile: '',
-    keyFile: '',
-    trustedCaFile: '',
-    clientCertAuth: false,
-    autoTls: false,
-    ...over,
-  }) as TlsConfig;
 
 test('tls.ts: auto TLS without files gives a self-signed, unverified setup; files win', (t) => {
   const dataDir = join(tempDir(t), 'm.etcd');

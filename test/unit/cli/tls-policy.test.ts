@@ -20,20 +20,8 @@ import {
 import type { TlsReloader } from '../../../src/cli/cairn/tls-reloader.js';
 import type { TlsConfig } from '../../../src/config/index.js';
 import { readCrlFile } from '../../../src/transport/crl.js';
-import { makeCrl, makeTestCerts, type TestCerts } from '../../support/certs.js';
+import { makeCrl, makeTestCerts, tlsConfig, type TestCerts } from '../../support/certs.js';
 import { tempDir } from '../../support/tools.js';
-
-const tlsConfig = (over: Partial<TlsConfig>): TlsConfig => ({
-  certFile: '',
-  keyFile: '',
-  trustedCaFile: '',
-  clientCertAuth: false,
-  autoTls: false,
-  crlFile: '',
-  allowedHostname: '',
-  allowedCn: '',
-  ...over,
-});
 
 const serverFiles = (c: TestCerts, over: Partial<TlsConfig> = {}): TlsConfig =>
   tlsConfig({ certFile: c.server.cert, keyFile: c.server.key, trustedCaFile: c.ca.cert, ...over });

@@ -17,7 +17,7 @@ import {
 } from '../../../src/cli/cairn/tls.js';
 import type { TlsMaterial, TlsReloader } from '../../../src/cli/cairn/tls-reloader.js';
 import type { TlsConfig } from '../../../src/config/index.js';
-import { makeTestCerts, type CertPair, type TestCerts } from '../../support/certs.js';
+import { makeTestCerts, tlsConfig, type CertPair, type TestCerts } from '../../support/certs.js';
 import { tempDir } from '../../support/tools.js';
 
 const HOUR_MS = 3_600_000;
@@ -46,18 +46,6 @@ function watchContext(t: TestContext, intervalMs = HOUR_MS): TlsWatchContext & {
   });
   return w;
 }
-
-const tlsConfig = (over: Partial<TlsConfig>): TlsConfig => ({
-  certFile: '',
-  keyFile: '',
-  trustedCaFile: '',
-  clientCertAuth: false,
-  autoTls: false,
-  crlFile: '',
-  allowedHostname: '',
-  allowedCn: '',
-  ...over,
-});
 
 interface Live {
   readonly certs: TestCerts;
