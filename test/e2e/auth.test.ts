@@ -40,7 +40,8 @@ function comparable(r: ToolRun): string {
       .split('\n')
       .filter((l) => !l.startsWith('{"level"'))
       .join('\n')
-      .replace(/\b[0-9a-f]{16}\b/g, '<id>')
+      // etcdctl prints member IDs with %x: a leading zero nibble makes them shorter than 16 digits.
+      .replace(/\b[0-9a-f]{12,16}\b/g, '<id>')
       .replace(/127\.0\.0\.1:\d+/g, '<endpoint>');
   return `exit ${r.code}\n${strip(r.stdout)}\n${strip(r.stderr)}`;
 }
