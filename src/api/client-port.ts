@@ -1,9 +1,9 @@
 // The client port: one listener per --listen-client-urls entry serving gRPC and HTTP/1.1 on the same
 // socket, as etcd's cmux does. Each connection's first bytes decide: the HTTP/2 client preface goes
 // to the gRPC server (grpc-server.ts), anything else to the HTTP/1.1 server
-// (/health, /version, /metrics, the JSON gateway). HTTP/2 connections whose `:authority` carries a
-// scheme (etcdctl's `endpoint status` and friends) reach it through a rewriter; see
-// h2-authority.ts.
+// (/health, /version, /metrics, the JSON gateway). Our HTTP/2 (h2-connection.ts) also takes the
+// `:authority` with a scheme that etcdctl's `endpoint status` and friends send, which Node's HTTP/2
+// refused.
 
 import {
   createServer as createNetServer,
@@ -15,7 +15,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 
 import type { ServerApi } from '../server/api.js';
 import { createGrpcServer, maxReceiveBytes } from './grpc-server.js';
-import { H2_PREFACE, settleH2Connection } from './h2-authority.js';
+import { H2_PREFACE } from './h2-connection.js';
 import { LeaderMonitor } from './leader-monitor.js';
 import { createHttpServer } from './http-server.js';
 import type { ClientPortLogger } from './logger.js';
@@ -88,11 +88,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     });
     sniff(socket, firstBytesTimeoutMs, (isH2, seen) => {
       if (isH2) {
-        const onProtocolError = (e: Error): void =>
-          logger.warn('client port: closing a connection that broke HTTP/2', { error: e.message });
-        settleH2Connection(socket, seen, { onProtocolError }, (c) =>
-          grpc.serve(c.kind === 'native' ? c.socket : c.stream),
-        );
+        grpc.serve(socket, seen);
       } else {
         socket.unshift(seen);
         http.emit('connection', socket);

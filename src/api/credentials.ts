@@ -4,16 +4,16 @@
 // without "Bearer ") and never authenticates by certificate.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 
 import type { Credentials } from '../server/api.js';
-import { headerValue, peerCommonName } from './grpc-call.js';
+import { peerCommonName } from './grpc-call.js';
+import type { H2Stream } from './h2-connection.js';
 
 const withoutBearer = (s: string): string => (s.startsWith('Bearer ') ? s.slice('Bearer '.length) : s);
 
 /** A gRPC call's credentials: its metadata (request headers) and the connection's certificate. */
-export function grpcCallCredentials(stream: ServerHttp2Stream, headers: Http2Headers): Credentials {
-  const token = headerValue(headers, 'token') ?? headerValue(headers, 'authorization');
+export function grpcCallCredentials(stream: H2Stream): Credentials {
+  const token = stream.headers.token ?? stream.headers.authorization;
   return {
     token: token === undefined ? undefined : withoutBearer(token),
     commonName: peerCommonName(stream),

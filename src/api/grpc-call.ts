@@ -2,25 +2,29 @@
 // (with the receive limit), sending them, and ending the call with a status in the trailers (or in
 // a trailers-only answer when nothing was sent). Texts are grpc-go's, since etcd's clients print them.
 //
-// This is the hot path of every request: headers and trailers of successful calls are shared frozen
-// objects (Node copies what it is given), and a unary answer is one respond() plus one end().
+// This is the hot path of every request: the header blocks of successful calls are encoded once
+// (hpack.ts encodeStatelessBlock), and a unary answer is one buffer of three frames.
 
 import type { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { TLSSocket } from 'node:tls';
 
 import { status as Status } from '@grpc/grpc-js';
 
+import type { H2Stream, RequestHeaders } from './h2-connection.js';
+import { encodeStatelessBlock } from './hpack.js';
 import { failure, type CallFailure } from './status.js';
 
 const PREFIX_BYTES = 5;
 const FLAG_COMPRESSED = 1;
 
-const OK_HEADERS: OutgoingHttpHeaders = Object.freeze({
-  ':status': 200,
-  'content-type': 'application/grpc',
-});
-const OK_TRAILERS: OutgoingHttpHeaders = Object.freeze({ 'grpc-status': '0' });
+const OK_HEADERS = encodeStatelessBlock([
+  [':status', '200'],
+  ['content-type', 'application/grpc'],
+]);
+const OK_TRAILERS = encodeStatelessBlock([['grpc-status', '0']]);
+const OK_TRAILERS_ONLY = Buffer.concat([OK_HEADERS, OK_TRAILERS]);
+/** The 5-byte prefix of an uncompressed message, the length filled in per message. */
+const UNARY_PREFIX = Buffer.alloc(PREFIX_BYTES);
 
 /** Resolves when a writable can take more, or when it closed (the caller checks which). */
 export function drainedOrClosed(stream: EventEmitter): Promise<void> {
@@ -57,29 +61,28 @@ export function encodeStatusMessage(message: string): string {
   return out;
 }
 
-function statusTrailers(f: CallFailure): OutgoingHttpHeaders {
-  return { 'grpc-status': String(f.code), 'grpc-message': encodeStatusMessage(f.message) };
+function statusTrailers(f: CallFailure): Buffer {
+  return encodeStatelessBlock([
+    ['grpc-status', String(f.code)],
+    ['grpc-message', encodeStatusMessage(f.message)],
+  ]);
 }
 
-/** One header's value as a string (the first, if repeated). */
-export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
+/** A header block answering a request that is not gRPC at all: just an HTTP status. */
+export function httpStatusBlock(status: number): Buffer {
+  return encodeStatelessBlock([[':status', String(status)]]);
 }
 
 /** Why a request's encoding cannot be read, in grpc-go's words; undefined when it can. */
-export function encodingRefusal(headers: IncomingHttpHeaders): CallFailure | undefined {
-  const encoding = headerValue(headers, 'grpc-encoding');
+export function encodingRefusal(headers: RequestHeaders): CallFailure | undefined {
+  const encoding = headers['grpc-encoding'];
   if (encoding === undefined || encoding === 'identity') return undefined;
   return failure(Status.UNIMPLEMENTED, `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`);
 }
 
-/**
- * The common name of the client certificate the TLS port verified, if the connection is TLS (not
- * for connections that came through the authority rewriter, which are not TLS sockets here).
- */
-export function peerCommonName(stream: ServerHttp2Stream): string | undefined {
-  const socket = stream.session?.socket;
+/** The common name of the client certificate the TLS port verified, if the connection is TLS. */
+export function peerCommonName(stream: H2Stream): string | undefined {
+  const socket = stream.transport;
   if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
   const cn: unknown = socket.getPeerCertificate()?.subject?.CN;
   return typeof cn === 'string' ? cn : undefined;
@@ -154,25 +157,18 @@ export class MessageReader {
   }
 }
 
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
-}
-
-/** A stream that can still be answered (the client may have reset it meanwhile). */
-const open = (stream: ServerHttp2Stream): boolean => !stream.destroyed && !stream.closed;
-
 /** Answers a unary call: the response message, then status OK. */
-export function answerUnary(stream: ServerHttp2Stream, message: Uint8Array): void {
-  if (!open(stream) || stream.headersSent) return;
-  stream.respond(OK_HEADERS, { waitForTrailers: true });
-  stream.once('wantTrailers', sendOkTrailers);
-  stream.end(framed(message));
+export function answerUnary(stream: H2Stream, message: Uint8Array): void {
+  if (!stream.live || stream.headersSent) return;
+  // answer() copies the prefix at once, so one shared prefix buffer serves every call.
+  UNARY_PREFIX.writeUInt32BE(message.byteLength, 1);
+  stream.answer(OK_HEADERS, UNARY_PREFIX, message, OK_TRAILERS);
 }
 
 /** Ends a call that has sent nothing yet with an error status (a trailers-only answer). */
-export function refuseCall(stream: ServerHttp2Stream, f: CallFailure): void {
-  if (!open(stream) || stream.headersSent) return;
-  stream.respond({ ...OK_HEADERS, ...statusTrailers(f) }, { endStream: true });
+export function refuseCall(stream: H2Stream, f: CallFailure): void {
+  if (!stream.live || stream.headersSent) return;
+  stream.respond(Buffer.concat([OK_HEADERS, statusTrailers(f)]), true);
 }
 
 /**
@@ -180,49 +176,37 @@ export function refuseCall(stream: ServerHttp2Stream, f: CallFailure): void {
  * back-pressure like a Node stream; nothing is sent once the call has ended or the client left.
  */
 export class ResponseStream {
-  private ended = false;
-
-  constructor(private readonly stream: ServerHttp2Stream) {}
+  constructor(private readonly stream: H2Stream) {}
 
   /** False once the call is over (ended here, or reset or closed by the client). */
   get live(): boolean {
-    return !this.ended && open(this.stream);
+    return this.stream.live;
   }
 
   /** Sends one message; false when it was buffered beyond the high-water mark (wait for drained()). */
   write(message: Uint8Array): boolean {
-    if (!this.live) return true;
-    this.sendHeaders();
-    return this.stream.write(framed(message));
+    const stream = this.stream;
+    if (!stream.live) return true;
+    if (!stream.headersSent) stream.respond(OK_HEADERS, false);
+    return stream.write(framed(message));
   }
 
   /** Resolves when the stream can take more, or when the call is over. */
   drained(): Promise<void> {
-    const stream = this.stream;
-    if (!this.live) return Promise.resolve();
-    return drainedOrClosed(stream);
+    return this.stream.drained();
   }
 
   /** Ends the call: status OK without `f`, else `f`'s code and text. Only the first end counts. */
   end(f?: CallFailure): void {
-    if (!this.live) return;
-    this.ended = true;
     const stream = this.stream;
+    if (!stream.live) return;
     if (!stream.headersSent) {
       stream.respond(
-        f === undefined ? { ...OK_HEADERS, ...OK_TRAILERS } : { ...OK_HEADERS, ...statusTrailers(f) },
-        {
-          endStream: true,
-        },
+        f === undefined ? OK_TRAILERS_ONLY : Buffer.concat([OK_HEADERS, statusTrailers(f)]),
+        true,
       );
       return;
     }
-    const trailers = f === undefined ? OK_TRAILERS : statusTrailers(f);
-    stream.once('wantTrailers', () => stream.sendTrailers(trailers));
-    stream.end();
-  }
-
-  private sendHeaders(): void {
-    if (!this.stream.headersSent) this.stream.respond(OK_HEADERS, { waitForTrailers: true });
+    stream.end(f === undefined ? OK_TRAILERS : statusTrailers(f));
   }
 }

@@ -1,14 +1,13 @@
-// The gRPC side of the client port: etcd's services on Node's HTTP/2 server, built from the unary
-// method table plus the three streams (Watch, LeaseKeepAlive, Snapshot) and the health check. It owns
-// no socket: the client port hands it connections (see client-port.ts), so gRPC and HTTP/1 share one
-// port as with etcd's cmux.
+// The gRPC side of the client port: etcd's services on our own HTTP/2 (h2-connection.ts), built from
+// the unary method table plus the three streams (Watch, LeaseKeepAlive, Snapshot) and the health
+// check. It owns no socket: the client port hands it connections (see client-port.ts), so gRPC and
+// HTTP/1 share one port as with etcd's cmux.
 //
 // Why not grpc-js's server: measured on this 2-core box (docs/benchmarks.md), a unary Put through
 // grpc-js cost the server 47-49 µs of CPU, and 28-32 µs straight on node:http2, with the request
 // plumbing the largest share of a put leader's CPU. etcd's clients need only the HTTP/2 mapping of
 // gRPC (grpc-call.ts), which this file routes; the client library (src/client) still uses grpc-js.
 
-import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 
 import { status as Status } from '@grpc/grpc-js';
@@ -33,13 +32,14 @@ import { grpcCallCredentials } from './credentials.js';
 import {
   answerUnary,
   encodingRefusal,
-  headerValue,
   MessageReader,
   onlyMessage,
   prefixRefusal,
+  httpStatusBlock,
   refuseCall,
   ResponseStream,
 } from './grpc-call.js';
+import { H2ServerConnection, type H2Stream, type RequestHeaders } from './h2-connection.js';
 import {
   checkHealth,
   decodeHealthCheckRequest,
@@ -58,8 +58,6 @@ import { UNARY_METHODS, type ServiceName } from './unary-methods.js';
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 /** Largest message etcd sends (math.MaxInt32). */
 export const MAX_SEND_BYTES = 2 ** 31 - 1;
-/** Keepalive times at or above this mean no keepalive pings (grpc's "infinity"). */
-const KEEPALIVE_NEVER_MS = 2 ** 31 - 1;
 
 export interface GrpcServerOptions {
   /** --max-request-bytes; gRPC accepts messages up to this plus GRPC_OVERHEAD_BYTES. */
@@ -73,8 +71,11 @@ export interface GrpcServerOptions {
 }
 
 export interface GrpcServer {
-  /** Serves one client connection: a socket, or the authority rewriter's Duplex (h2-authority.ts). */
-  serve(connection: Duplex): void;
+  /**
+   * Serves one client connection: a socket (maybe TLS), paused, and the bytes read from it so far,
+   * starting with the HTTP/2 client preface.
+   */
+  serve(connection: Duplex, opening: Buffer): void;
   /** Ends every connection, and with them every call. */
   close(): void;
 }
@@ -82,12 +83,12 @@ export interface GrpcServer {
 export const maxReceiveBytes = (maxRequestBytes: number): number => maxRequestBytes + GRPC_OVERHEAD_BYTES;
 
 /** Whether the call asks to fail when the member knows no leader (clientv3 WithRequireLeader). */
-export function requiresLeader(headers: IncomingHttpHeaders): boolean {
-  return headerValue(headers, 'hasleader') === 'true';
+export function requiresLeader(headers: RequestHeaders): boolean {
+  return headers.hasleader === 'true';
 }
 
-/** Starts serving one call; `headers` are its request headers (gRPC metadata included). */
-type Route = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+/** Starts serving one call; its request headers (gRPC metadata included) are `stream.headers`. */
+type Route = (stream: H2Stream) => void;
 
 interface RouteContext {
   readonly api: ServerApi;
@@ -97,6 +98,7 @@ interface RouteContext {
 }
 
 const ignore = (): void => {};
+const UNSUPPORTED_MEDIA_TYPE = httpStatusBlock(415);
 
 export function createGrpcServer(api: ServerApi, options: GrpcServerOptions): GrpcServer {
   const ctx: RouteContext = {
@@ -134,29 +136,13 @@ export function createGrpcServer(api: ServerApi, options: GrpcServerOptions): Gr
   routes.set(MaintenanceService.snapshot.path, snapshotRoute(ctx));
   const services = new Set([...routes.keys()].map((p) => p.split('/')[1]));
 
-  const server = http2.createServer({
-    // As grpc-js: Node's per-session memory cap would stall busy connections, and large metadata is
-    // the client's business.
-    maxSessionMemory: Number.MAX_SAFE_INTEGER,
-    maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
-    settings: { maxConcurrentStreams: 2 ** 32 - 1 },
-  });
-  server.setTimeout(0);
-  const sessions = new Set<ServerHttp2Session>();
-  server.on('session', (session: ServerHttp2Session) => {
-    sessions.add(session);
-    session.on('error', ignore);
-    session.once('close', () => sessions.delete(session));
-    keepAlive(session, options.keepaliveTimeMs ?? 2 * 60 * 60 * 1000, options.keepaliveTimeoutMs ?? 20_000);
-  });
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    // A reset from the client surfaces as an error; the call's own listeners see the close.
-    stream.on('error', ignore);
-    const path = headers[':path'] ?? '';
+  const onStream = (stream: H2Stream): void => {
+    const headers = stream.headers;
+    const path = headers[':path'];
     const route = routes.get(path);
     const contentType = headers['content-type'];
     if (contentType === undefined || !contentType.startsWith('application/grpc')) {
-      stream.respond({ ':status': 415 }, { endStream: true });
+      stream.respond(UNSUPPORTED_MEDIA_TYPE, true);
       return;
     }
     if (route === undefined) {
@@ -168,14 +154,26 @@ export function createGrpcServer(api: ServerApi, options: GrpcServerOptions): Gr
       refuseCall(stream, refusal);
       return;
     }
-    route(stream, headers);
-  });
+    route(stream);
+  };
+  const onProtocolError = (e: Error): void =>
+    options.logger.warn('client port: closing a connection that broke HTTP/2', { error: e.message });
+  const connections = new Set<H2ServerConnection>();
 
   return {
-    serve: (connection) => server.emit('connection', connection),
+    serve: (transport, opening) => {
+      const c = new H2ServerConnection(transport, opening, {
+        onStream,
+        onProtocolError,
+        keepaliveTimeMs: options.keepaliveTimeMs ?? 2 * 60 * 60 * 1000,
+        keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 20_000,
+      });
+      connections.add(c);
+      transport.once('close', () => connections.delete(c));
+    },
     close: () => {
-      for (const s of sessions) s.destroy();
-      sessions.clear();
+      for (const c of connections) c.close();
+      connections.clear();
     },
   };
 }
@@ -189,36 +187,6 @@ function unknownMethod(path: string, services: ReadonlySet<string>): CallFailure
     Status.UNIMPLEMENTED,
     services.has(service) ? `unknown method ${method} for service ${service}` : `unknown service ${service}`,
   );
-}
-
-/** Pings an idle-or-not connection every `timeMs`; no answer within `timeoutMs` closes it (grpc's server keepalive). */
-function keepAlive(session: ServerHttp2Session, timeMs: number, timeoutMs: number): void {
-  if (!(timeMs > 0 && timeMs < KEEPALIVE_NEVER_MS)) return;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
-    timer = setTimeout(ping, timeMs);
-    timer.unref();
-  };
-  const ping = (): void => {
-    timer = setTimeout(() => session.destroy(), timeoutMs);
-    timer.unref();
-    let sent = false;
-    try {
-      sent = session.ping((e) => {
-        clearTimeout(timer);
-        if (e === null) schedule();
-        else session.destroy();
-      });
-    } catch {
-      sent = false;
-    }
-    if (!sent) {
-      clearTimeout(timer);
-      session.destroy();
-    }
-  };
-  schedule();
-  session.once('close', () => clearTimeout(timer));
 }
 
 const unmarshalFailure = (e: unknown): CallFailure =>
@@ -239,10 +207,10 @@ function unaryRoute<Req, Res>(
   invoke: (request: Req, call: CallContext) => Promise<Res>,
 ): Route {
   const { api, logger, maxBytes } = ctx;
-  return (stream, headers) => {
+  return (stream) => {
     let body: Buffer | undefined;
     let refused = false;
-    stream.on('data', (chunk: Buffer) => {
+    stream.ondata = (chunk: Buffer): void => {
       if (refused) return;
       body = body === undefined ? chunk : Buffer.concat([body, chunk]);
       const f = prefixRefusal(body, maxBytes);
@@ -251,8 +219,8 @@ function unaryRoute<Req, Res>(
         body = undefined;
         refuseCall(stream, f);
       }
-    });
-    stream.on('end', () => {
+    };
+    stream.onend = (): void => {
       if (refused) return;
       const request = onlyMessage(body, maxBytes);
       if (!(request instanceof Uint8Array)) {
@@ -266,7 +234,7 @@ function unaryRoute<Req, Res>(
         refuseCall(stream, unmarshalFailure(e));
         return;
       }
-      if (requiresLeader(headers) && !api.hasLeader()) {
+      if (requiresLeader(stream.headers) && !api.hasLeader()) {
         refuseCall(stream, NO_LEADER);
         return;
       }
@@ -275,7 +243,7 @@ function unaryRoute<Req, Res>(
       // Credentials are read only if the member asks (auth on): a TLS peer certificate costs a copy.
       const call: CallContext = {
         get credentials() {
-          return grpcCallCredentials(stream, headers);
+          return grpcCallCredentials(stream);
         },
       };
       invoke(decoded, call).then(
@@ -287,12 +255,12 @@ function unaryRoute<Req, Res>(
           refuseCall(stream, f);
         },
       );
-    });
+    };
   };
 }
 
 /** Why a stream may not start (etcd's stream interceptor): a learner serves none, then `hasleader`. */
-function streamRefusal(api: ServerApi, headers: IncomingHttpHeaders): CallFailure | undefined {
+function streamRefusal(api: ServerApi, headers: RequestHeaders): CallFailure | undefined {
   if (api.isLearner()) return NOT_SUPPORTED_FOR_LEARNER;
   if (requiresLeader(headers) && !api.hasLeader()) return NO_LEADER;
   return undefined;
@@ -309,7 +277,7 @@ function sinkOf<Res>(out: ResponseStream, encode: (response: Res) => Uint8Array)
 
 /** Hands each request message of a streaming call to `handle`; an unreadable one ends the call. */
 function readRequests<Req>(
-  stream: ServerHttp2Stream,
+  stream: H2Stream,
   maxBytes: number,
   out: ResponseStream,
   decode: (bytes: Uint8Array) => Req,
@@ -330,7 +298,7 @@ function readRequests<Req>(
     },
     (f) => out.end(f),
   );
-  stream.on('data', (chunk: Buffer) => reader.push(chunk));
+  stream.ondata = (chunk: Buffer): void => reader.push(chunk);
 }
 
 /**
@@ -345,15 +313,15 @@ function sessionRoute<Req, Res>(
   encode: (response: Res) => Uint8Array,
   open: (
     sink: ResponseSink<Res>,
-    stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
+    stream: H2Stream,
   ) => {
     handle(request: Req): void;
     close(): void;
   },
 ): Route {
   const { api, maxBytes, monitor } = ctx;
-  return (stream, headers) => {
+  return (stream) => {
+    const headers = stream.headers;
     const refusal = streamRefusal(api, headers);
     if (refusal !== undefined) {
       refuseCall(stream, refusal);
@@ -361,7 +329,7 @@ function sessionRoute<Req, Res>(
     }
     const out = new ResponseStream(stream);
     // The sessions close themselves after failing their sink.
-    const session = open(sinkOf(out, encode), stream, headers);
+    const session = open(sinkOf(out, encode), stream);
     readRequests(stream, maxBytes, out, decode, (r) => session.handle(r));
     const untrack =
       monitor !== undefined && requiresLeader(headers)
@@ -370,7 +338,7 @@ function sessionRoute<Req, Res>(
             out.end(NO_LEADER);
           })
         : ignore;
-    stream.once('close', () => {
+    stream.onClose(() => {
       untrack();
       session.close();
     });
@@ -382,7 +350,7 @@ function watchRoute(ctx: RouteContext): Route {
     ctx,
     (b) => WatchRequest.decode(b),
     (r) => encoded(WatchResponse, r),
-    (sink, stream, headers) => new WatchSession(ctx.api, sink, grpcCallCredentials(stream, headers)),
+    (sink, stream) => new WatchSession(ctx.api, sink, grpcCallCredentials(stream)),
   );
 }
 
@@ -398,8 +366,8 @@ function keepAliveRoute(ctx: RouteContext): Route {
 /** Maintenance.Snapshot: one request, then the image as a stream of messages (snapshot-stream.ts). */
 function snapshotRoute(ctx: RouteContext): Route {
   const { api, maxBytes } = ctx;
-  return (stream, headers) => {
-    const refusal = streamRefusal(api, headers);
+  return (stream) => {
+    const refusal = streamRefusal(api, stream.headers);
     if (refusal !== undefined) {
       refuseCall(stream, refusal);
       return;
@@ -415,12 +383,12 @@ function snapshotRoute(ctx: RouteContext): Route {
         if (started) return;
         started = true;
         const abort = new AbortController();
-        stream.once('close', () => abort.abort());
+        stream.onClose(() => abort.abort());
         void streamSnapshot(
           api,
           sinkOf<SnapshotResponse>(out, (r) => SnapshotResponse.encode(r).finish()),
           () => out.end(),
-          { signal: abort.signal, credentials: grpcCallCredentials(stream, headers) },
+          { signal: abort.signal, credentials: grpcCallCredentials(stream) },
         );
       },
     );

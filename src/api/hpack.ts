@@ -1,6 +1,6 @@
 // HPACK (RFC 7541), the header compression of HTTP/2: a stateful decoder and encoder with the static
-// and dynamic tables and the Huffman code. The client port needs it to rewrite the `:authority` of
-// clients that put a scheme in it (see h2-authority.ts).
+// and dynamic tables and the Huffman code. The client port's HTTP/2 (h2-connection.ts) decodes
+// request headers with it and sends answers as stateless blocks (encodeStatelessBlock).
 //
 // Written here rather than taken from npm: the HPACK packages there are unmaintained (hpack.js: last
 // release 2016, a stream API around a synchronous codec, pulls in readable-stream 2 and three more
@@ -422,6 +422,27 @@ export class HpackDecoder {
 }
 
 // ---- Encoder ----
+
+/**
+ * A header block that leaves the peer decoder's dynamic table alone: each field is a static-table
+ * index or a literal without indexing (§6.2.2), strings without Huffman. Needing no encoder state,
+ * it can be built once and sent on any connection, in any order with other such blocks.
+ */
+export function encodeStatelessBlock(fields: readonly (readonly [string, string])[]): Buffer {
+  const out: number[] = [];
+  for (const [name, value] of fields) {
+    const full = STATIC_FULL.get(`${name}\0${value}`);
+    if (full !== undefined) {
+      encodeInteger(out, full, 7, 0x80);
+      continue;
+    }
+    const nameIndex = STATIC_NAME.get(name) ?? 0;
+    encodeInteger(out, nameIndex, 4, 0x00);
+    if (nameIndex === 0) encodeString(out, name, false);
+    encodeString(out, value, false);
+  }
+  return Buffer.from(out);
+}
 
 export interface HpackEncoderOptions {
   /** The peer decoder's SETTINGS_HEADER_TABLE_SIZE (default 4096). */

@@ -121,8 +121,12 @@ export class Pair {
     }
     // A 16-digit ID of B prints the same in %x and %016x; map it as %x (member and cluster IDs print
     // so), or a shorter ID of A would come out zero-padded where etcdctl prints it bare.
-    if (hex(fromB).length < 16) this.alias(hex(fromB).padStart(16, '0'), hex(toA).padStart(16, '0'));
-    this.alias(hex(fromB).padStart(16, ' '), hex(toA).padStart(16, ' '));
+    // Likewise a 16-digit ID of B has no space-padded form of its own to map elsewhere (after the
+    // words above it is mapped already).
+    if (hex(fromB).length < 16) {
+      this.alias(hex(fromB).padStart(16, '0'), hex(toA).padStart(16, '0'));
+      this.alias(hex(fromB).padStart(16, ' '), hex(toA).padStart(16, ' '));
+    }
     this.alias(fromB.toString(), toA.toString());
     this.alias(hex(fromB), hex(toA));
   }
