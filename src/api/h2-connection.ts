@@ -69,6 +69,8 @@ const CONNECTION_RECEIVE_WINDOW = 1 << 24;
 const CONNECTION_UPDATE_THRESHOLD = 1 << 20;
 /** A client header block above this is refused (bounds memory; no gRPC request comes near it). */
 const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
+/** Frames one header block may span (16 full frames hold the largest block allowed). */
+const MAX_HEADER_BLOCK_FRAMES = 64;
 /** A stream's writes report back-pressure once this much of it waits for window or socket. */
 const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 /** Answers (PING and SETTINGS acks) owed to a client that does not read, before it is cut off. */
@@ -541,8 +543,10 @@ export class H2ServerConnection {
     }
     block.fragments.push(payload);
     block.size += payload.length;
-    if (block.size > MAX_HEADER_BLOCK_BYTES)
+    // Counting frames too: a stream of empty CONTINUATIONs would otherwise grow the list forever.
+    if (block.size > MAX_HEADER_BLOCK_BYTES || block.fragments.length > MAX_HEADER_BLOCK_FRAMES) {
       throw new ConnectionError(ENHANCE_YOUR_CALM, 'header block too large');
+    }
     if (flags & FLAG_END_HEADERS) this.endHeaderBlock();
   }
 

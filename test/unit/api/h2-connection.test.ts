@@ -442,6 +442,24 @@ const brokenCases: { name: string; frames: (c: RawClient) => Buffer[]; code: num
     debug: /inside a header block/,
   },
   {
+    name: 'a header block of 300 KiB',
+    frames: (c) => [
+      encodeFrame(TYPE.HEADERS, 0, 1, c.headerBlock('/x')),
+      ...Array.from({ length: 20 }, () => encodeFrame(TYPE.CONTINUATION, 0, 1, Buffer.alloc(15 * 1024))),
+    ],
+    code: 11,
+    debug: /header block too large/,
+  },
+  {
+    name: 'endless empty CONTINUATION frames',
+    frames: (c) => [
+      encodeFrame(TYPE.HEADERS, 0, 1, c.headerBlock('/x')),
+      ...Array.from({ length: 100 }, () => encodeFrame(TYPE.CONTINUATION, 0, 1)),
+    ],
+    code: 11,
+    debug: /header block too large/,
+  },
+  {
     name: 'PUSH_PROMISE',
     frames: () => [encodeFrame(5, END_HEADERS, 1, Buffer.alloc(4))],
     code: 1,
