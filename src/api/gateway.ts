@@ -3,6 +3,7 @@
 // objects in and newline-delimited `{"result":{...}}` objects out for as long as the client stays.
 // Calls go straight to the member through the same method table as gRPC (no loopback connection).
 
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { status as Status } from '@grpc/grpc-js';
@@ -19,7 +20,6 @@ import { errorBody, gatewayJson, goJson, nextObject } from './gateway-json.js';
 import type { ClientPortLogger } from './logger.js';
 import { streamSnapshot } from './snapshot-stream.js';
 import { gatewayCredentials } from './credentials.js';
-import { drainedOrClosed } from './grpc-call.js';
 import { KeepAliveSession, WatchSession, type ResponseSink } from './stream-sessions.js';
 import { failure, failureOf, httpStatusOf, type CallFailure } from './status.js';
 import { UNARY_METHODS, type UnaryMethod } from './unary-methods.js';
@@ -320,5 +320,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
     });
     req.once('end', () => resolve(over ? undefined : Buffer.concat(chunks).toString('utf8')));
     req.once('error', reject);
+  });
+}
+
+/** Resolves when a writable can take more, or when it closed (the caller checks which). */
+function drainedOrClosed(stream: EventEmitter): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
   });
 }

@@ -5,7 +5,6 @@
 // This is the hot path of every request: the header blocks of successful calls are encoded once
 // (hpack.ts encodeStatelessBlock), and a unary answer is one buffer of three frames.
 
-import type { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 
 import { status as Status } from '@grpc/grpc-js';
@@ -25,19 +24,6 @@ const OK_TRAILERS = encodeStatelessBlock([['grpc-status', '0']]);
 const OK_TRAILERS_ONLY = Buffer.concat([OK_HEADERS, OK_TRAILERS]);
 /** The 5-byte prefix of an uncompressed message, the length filled in per message. */
 const UNARY_PREFIX = Buffer.alloc(PREFIX_BYTES);
-
-/** Resolves when a writable can take more, or when it closed (the caller checks which). */
-export function drainedOrClosed(stream: EventEmitter): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
 
 /** A message with its 5-byte gRPC prefix (uncompressed, big-endian length). */
 export function framed(message: Uint8Array): Buffer {
