@@ -26,7 +26,7 @@ import {
   decodeRecord,
   type WalRecord,
 } from '../../../../src/storage/wal/record.js';
-import { NodeWalFs } from '../../../../src/storage/wal/fs.js';
+import { INLINE_WRITE_BYTES, NodeWalFs } from '../../../../src/storage/wal/fs.js';
 import { parseWalName, walName } from '../../../../src/storage/wal/segment.js';
 import { Wal } from '../../../../src/storage/wal/wal.js';
 import { METADATA, Model, entries, entry, hs, plain, withTmpDir } from './helpers.js';
@@ -435,13 +435,20 @@ describe('WAL segments', () => {
   });
 });
 
-/** Records the names of node:fs's blocking calls `names` while installed; returns the uninstaller. */
+/**
+ * Records node:fs's blocking calls `names` while installed, each as its name, or for writeSync as
+ * `writeSync:<length>` (the length argument, else the buffer's); returns the uninstaller.
+ */
 function recordCalls(names: readonly string[], calls: string[]): () => void {
   const mutable = fs as unknown as Record<string, (...args: unknown[]) => unknown>;
   const originals = names.map((name) => [name, mutable[name]] as const);
   for (const [name, original] of originals) {
     mutable[name] = function (this: unknown, ...args: unknown[]): unknown {
-      calls.push(name);
+      if (name !== 'writeSync') calls.push(name);
+      else {
+        const length = typeof args[3] === 'number' ? args[3] : (args[1] as Uint8Array).byteLength;
+        calls.push(`writeSync:${length}`);
+      }
       return original.apply(this, args);
     };
   }
@@ -451,28 +458,37 @@ function recordCalls(names: readonly string[], calls: string[]): () => void {
 }
 
 describe('WAL I/O mode', () => {
-  test('with thread-pool I/O nothing blocks the event loop on the disk: not saves, not cuts, not purge', async () => {
+  test('with thread-pool I/O no sync blocks the event loop, and only small writes go straight to the page cache', async () => {
     await withTmpDir(async (tmp) => {
       const dir = path.join(tmp, 'wal');
-      const segmentBytes = 16 * 1024;
+      const segmentBytes = 512 * 1024;
       const wal = await Wal.create(dir, METADATA, { fs: new NodeWalFs({ io: 'async' }), segmentBytes });
       const blocking: string[] = [];
       const uninstall = recordCalls(['fsyncSync', 'fdatasyncSync', 'writeSync'], blocking);
       let deleted: string[];
       try {
-        for (let i = 1; i <= 200; i++) await wal.save(hs(1, 1n, i - 1), [entry(i, 1, 400)]);
-        await wal.saveSnapshot({ index: 200, term: 1 });
-        await wal.releaseLockTo(200);
+        for (let i = 1; i <= 200; i++) await wal.save(hs(1, 1n, i - 1), [entry(i, 1, 16 * 1024)]);
+        // One save larger than INLINE_WRITE_BYTES: its write goes to the thread pool.
+        await wal.save(hs(1, 1n, 200), [entry(201, 1, INLINE_WRITE_BYTES + 1)]);
+        await wal.saveSnapshot({ index: 201, term: 1 });
+        await wal.releaseLockTo(201);
         deleted = await wal.purge(2);
       } finally {
         uninstall();
       }
       assert.ok(parseWalName(wal.position.segment)!.seq >= 4, `cut ${wal.position.segment}`);
       assert.ok(deleted.length >= 2, `purged ${deleted.join(', ')}`);
-      assert.deepEqual(blocking, [], 'blocking calls on the event loop');
+      const syncs = blocking.filter((c) => !c.startsWith('writeSync:'));
+      assert.deepEqual(syncs, [], 'blocking syncs on the event loop');
+      const writes = blocking.filter((c) => c.startsWith('writeSync:')).map((c) => Number(c.slice(10)));
+      assert.ok(writes.length >= 200, `the saves' writes went to the page cache (${writes.length})`);
+      assert.ok(
+        writes.every((n) => n <= INLINE_WRITE_BYTES),
+        `no blocking write above ${INLINE_WRITE_BYTES} bytes: ${writes.filter((n) => n > INLINE_WRITE_BYTES).join(', ')}`,
+      );
       await wal.close();
-      const again = await Wal.open(dir, { index: 200, term: 1 }, { segmentBytes });
-      assert.deepEqual(again.readAll().hardState, hs(1, 1n, 199));
+      const again = await Wal.open(dir, { index: 201, term: 1 }, { segmentBytes });
+      assert.deepEqual(again.readAll().hardState, hs(1, 1n, 200));
       await again.close();
     });
   });
