@@ -54,6 +54,11 @@ function statusTrailers(f: CallFailure): Buffer {
   ]);
 }
 
+/** The header block of an answer that is only a status (gRPC's trailers-only response). */
+function trailersOnly(f: CallFailure | undefined): Buffer {
+  return f === undefined ? OK_TRAILERS_ONLY : Buffer.concat([OK_HEADERS, statusTrailers(f)]);
+}
+
 /** A header block answering a request that is not gRPC at all: just an HTTP status. */
 export function httpStatusBlock(status: number): Buffer {
   return encodeStatelessBlock([[':status', String(status)]]);
@@ -154,7 +159,7 @@ export function answerUnary(stream: H2Stream, message: Uint8Array): void {
 /** Ends a call that has sent nothing yet with an error status (a trailers-only answer). */
 export function refuseCall(stream: H2Stream, f: CallFailure): void {
   if (!stream.live || stream.headersSent) return;
-  stream.respond(Buffer.concat([OK_HEADERS, statusTrailers(f)]), true);
+  stream.respond(trailersOnly(f), true);
 }
 
 /**
@@ -187,10 +192,7 @@ export class ResponseStream {
     const stream = this.stream;
     if (!stream.live) return;
     if (!stream.headersSent) {
-      stream.respond(
-        f === undefined ? OK_TRAILERS_ONLY : Buffer.concat([OK_HEADERS, statusTrailers(f)]),
-        true,
-      );
+      stream.respond(trailersOnly(f), true);
       return;
     }
     stream.end(f === undefined ? OK_TRAILERS : statusTrailers(f));

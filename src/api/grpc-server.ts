@@ -32,10 +32,10 @@ import { grpcCallCredentials } from './credentials.js';
 import {
   answerUnary,
   encodingRefusal,
+  httpStatusBlock,
   MessageReader,
   onlyMessage,
   prefixRefusal,
-  httpStatusBlock,
   refuseCall,
   ResponseStream,
 } from './grpc-call.js';

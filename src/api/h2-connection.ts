@@ -40,12 +40,11 @@ const FLAG_PADDED = 0x8;
 const FLAG_PRIORITY = 0x20;
 const PRIORITY_BYTES = 5;
 
-export const H2_NO_ERROR = 0x0;
-export const H2_PROTOCOL_ERROR = 0x1;
+const NO_ERROR = 0x0;
+const PROTOCOL_ERROR = 0x1;
 const FLOW_CONTROL_ERROR = 0x3;
 const STREAM_CLOSED = 0x5;
 const FRAME_SIZE_ERROR = 0x6;
-export const H2_CANCEL = 0x8;
 const COMPRESSION_ERROR = 0x9;
 const ENHANCE_YOUR_CALM = 0xb;
 
@@ -56,7 +55,7 @@ const SETTINGS_MAX_FRAME_SIZE = 0x5;
 const DEFAULT_WINDOW = 65535;
 const MAX_WINDOW = 2 ** 31 - 1;
 /** SETTINGS_MAX_FRAME_SIZE both ways by default; this side never advertises more. */
-export const H2_MAX_FRAME_SIZE = 16384;
+const MAX_FRAME_SIZE = 16384;
 const LARGEST_FRAME_SIZE = 2 ** 24 - 1;
 
 /** SETTINGS_INITIAL_WINDOW_SIZE this side advertises: a 1.5 MiB request needs few WINDOW_UPDATEs. */
@@ -75,6 +74,8 @@ const MAX_HEADER_BLOCK_FRAMES = 64;
 const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 /** Answers (PING and SETTINGS acks) owed to a client that does not read, before it is cut off. */
 const MAX_UNREAD_CONTROL_FRAMES = 10_000;
+/** Keepalive times at or above this mean no keepalive pings (grpc's "infinity"). */
+const KEEPALIVE_NEVER_MS = 2 ** 31 - 1;
 /** Output gathered in one turn up to this size is joined into one buffer; above, written as a list. */
 const JOIN_OUTPUT_BYTES = 256 * 1024;
 
@@ -84,20 +85,14 @@ const SERVER_SETTINGS = settingsPayload([
   [SETTINGS_INITIAL_WINDOW_SIZE, STREAM_RECEIVE_WINDOW],
 ]);
 
-export class H2ProtocolError extends Error {
-  constructor(message: string) {
-    super(`http2: ${message}`);
-    this.name = 'H2ProtocolError';
-  }
-}
-
 /** A connection error: the connection is closed with this code in its GOAWAY. */
-class ConnectionError extends H2ProtocolError {
+class ConnectionError extends Error {
   constructor(
     readonly code: number,
     message: string,
   ) {
-    super(message);
+    super(`http2: ${message}`);
+    this.name = 'H2ConnectionError';
   }
 }
 
@@ -138,6 +133,9 @@ function writeFrameHeader(
   out[off + 4] = flags;
   out.writeUInt32BE(streamId, off + 5);
 }
+
+/** Header field names must be lower case in HTTP/2 (RFC 9113 §8.2.1). */
+const UPPER_CASE = /[A-Z]/;
 
 /** One frame in a fresh buffer. */
 function frame(type: number, flags: number, streamId: number, payload?: Uint8Array): Buffer {
@@ -340,7 +338,7 @@ export class H2Stream {
       return;
     }
     // As grpc-go: an answer that ends before the request did stops the client sending the rest.
-    this.reset(H2_NO_ERROR);
+    this.reset(NO_ERROR);
   }
 }
 
@@ -363,7 +361,7 @@ export class H2ServerConnection {
   private pending: Buffer | undefined;
   private block: OpenHeaderBlock | undefined;
   private peerInitialWindow = DEFAULT_WINDOW;
-  private peerMaxFrameSize = H2_MAX_FRAME_SIZE;
+  private peerMaxFrameSize = MAX_FRAME_SIZE;
   private sendWindow = DEFAULT_WINDOW;
   private receivedUnacked = 0;
   private output: Buffer[] = [];
@@ -400,7 +398,7 @@ export class H2ServerConnection {
   /** Sends GOAWAY and closes the connection, ending every stream on it. */
   close(): void {
     if (this.closed) return;
-    this.goAway(H2_NO_ERROR, '');
+    this.goAway(NO_ERROR, '');
     this.destroy();
   }
 
@@ -416,14 +414,14 @@ export class H2ServerConnection {
         const at = H2_PREFACE.length - this.prefaceLeft;
         const n = Math.min(this.prefaceLeft, buf.length);
         if (!buf.subarray(0, n).equals(H2_PREFACE.subarray(at, at + n))) {
-          throw new ConnectionError(H2_PROTOCOL_ERROR, 'bad client preface');
+          throw new ConnectionError(PROTOCOL_ERROR, 'bad client preface');
         }
         this.prefaceLeft -= n;
         off = n;
       }
       while (!this.closed && buf.length - off >= FRAME_HEADER_BYTES) {
         const length = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
-        if (length > H2_MAX_FRAME_SIZE) {
+        if (length > MAX_FRAME_SIZE) {
           throw new ConnectionError(FRAME_SIZE_ERROR, `frame of ${length} bytes`);
         }
         const end = off + FRAME_HEADER_BYTES + length;
@@ -447,7 +445,7 @@ export class H2ServerConnection {
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     if (this.block !== undefined && type !== TYPE_CONTINUATION) {
-      throw new ConnectionError(H2_PROTOCOL_ERROR, `frame type ${type} inside a header block`);
+      throw new ConnectionError(PROTOCOL_ERROR, `frame type ${type} inside a header block`);
     }
     switch (type) {
       case TYPE_DATA:
@@ -457,10 +455,10 @@ export class H2ServerConnection {
       case TYPE_CONTINUATION:
         return this.onContinuation(flags, streamId, payload);
       case TYPE_PRIORITY:
-        if (streamId === 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'PRIORITY on stream 0');
+        if (streamId === 0) throw new ConnectionError(PROTOCOL_ERROR, 'PRIORITY on stream 0');
         return;
       case TYPE_RST_STREAM:
-        if (streamId === 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'RST_STREAM on stream 0');
+        if (streamId === 0) throw new ConnectionError(PROTOCOL_ERROR, 'RST_STREAM on stream 0');
         if (payload.length !== 4) throw new ConnectionError(FRAME_SIZE_ERROR, 'RST_STREAM size');
         this.checkNotIdle(streamId, 'RST_STREAM');
         this.streams.get(streamId)?.close();
@@ -468,11 +466,11 @@ export class H2ServerConnection {
       case TYPE_SETTINGS:
         return this.onSettings(flags, streamId, payload);
       case TYPE_PUSH_PROMISE:
-        throw new ConnectionError(H2_PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
+        throw new ConnectionError(PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
       case TYPE_PING:
         return this.onPing(flags, streamId, payload);
       case TYPE_GOAWAY:
-        if (streamId !== 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'GOAWAY on a stream');
+        if (streamId !== 0) throw new ConnectionError(PROTOCOL_ERROR, 'GOAWAY on a stream');
         // The client opens no more streams; the ones open finish, then it closes the connection.
         return;
       case TYPE_WINDOW_UPDATE:
@@ -484,12 +482,11 @@ export class H2ServerConnection {
   }
 
   private checkNotIdle(streamId: number, what: string): void {
-    if (streamId > this.lastStreamId)
-      throw new ConnectionError(H2_PROTOCOL_ERROR, `${what} on an idle stream`);
+    if (streamId > this.lastStreamId) throw new ConnectionError(PROTOCOL_ERROR, `${what} on an idle stream`);
   }
 
   private onData(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'DATA on stream 0');
+    if (streamId === 0) throw new ConnectionError(PROTOCOL_ERROR, 'DATA on stream 0');
     this.checkNotIdle(streamId, 'DATA');
     // Every DATA byte counts against the connection window, whatever becomes of its stream.
     this.receivedUnacked += payload.length;
@@ -500,7 +497,7 @@ export class H2ServerConnection {
     let data = payload;
     if (flags & FLAG_PADDED) {
       if (payload.length < 1 || payload[0] >= payload.length) {
-        throw new ConnectionError(H2_PROTOCOL_ERROR, 'DATA padding longer than its payload');
+        throw new ConnectionError(PROTOCOL_ERROR, 'DATA padding longer than its payload');
       }
       data = payload.subarray(1, payload.length - payload[0]);
     }
@@ -515,17 +512,16 @@ export class H2ServerConnection {
   }
 
   private onHeaders(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'HEADERS on stream 0');
+    if (streamId === 0) throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS on stream 0');
     let start = 0;
     let end = payload.length;
     if (flags & FLAG_PADDED) {
-      if (payload.length < 1)
-        throw new ConnectionError(H2_PROTOCOL_ERROR, 'HEADERS too short for its padding');
+      if (payload.length < 1) throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS too short for its padding');
       start = 1;
       end -= payload[0];
     }
     if (flags & FLAG_PRIORITY) start += PRIORITY_BYTES;
-    if (end < start) throw new ConnectionError(H2_PROTOCOL_ERROR, 'HEADERS padding longer than its payload');
+    if (end < start) throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS padding longer than its payload');
     const fragment = payload.subarray(start, end);
     this.block = {
       streamId,
@@ -539,7 +535,7 @@ export class H2ServerConnection {
   private onContinuation(flags: number, streamId: number, payload: Buffer): void {
     const block = this.block;
     if (block === undefined || block.streamId !== streamId) {
-      throw new ConnectionError(H2_PROTOCOL_ERROR, 'CONTINUATION without its HEADERS');
+      throw new ConnectionError(PROTOCOL_ERROR, 'CONTINUATION without its HEADERS');
     }
     block.fragments.push(payload);
     block.size += payload.length;
@@ -566,23 +562,23 @@ export class H2ServerConnection {
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // Trailers from the client: they must end its side.
-      if (!block.endStream || !existing.remoteOpen) existing.reset(H2_PROTOCOL_ERROR);
+      if (!block.endStream || !existing.remoteOpen) existing.reset(PROTOCOL_ERROR);
       else existing.receiveEnd();
       return;
     }
     // A stream closed here: the client may not know yet.
     if (id <= this.lastStreamId) return;
-    if (id % 2 === 0) throw new ConnectionError(H2_PROTOCOL_ERROR, `client stream ${id} is even`);
+    if (id % 2 === 0) throw new ConnectionError(PROTOCOL_ERROR, `client stream ${id} is even`);
     this.lastStreamId = id;
     if (this.goneAway) return;
     const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     let malformed = false;
     for (const f of fields) {
-      if (f.name !== f.name.toLowerCase()) malformed = true;
+      if (UPPER_CASE.test(f.name)) malformed = true;
       if (headers[f.name] === undefined) headers[f.name] = f.value;
     }
     if (malformed || headers[':method'] === undefined || headers[':path'] === undefined) {
-      this.sendReset(id, H2_PROTOCOL_ERROR);
+      this.sendReset(id, PROTOCOL_ERROR);
       return;
     }
     const stream = new H2Stream(id, headers, this, this.peerInitialWindow);
@@ -592,7 +588,7 @@ export class H2ServerConnection {
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId !== 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'SETTINGS on a stream');
+    if (streamId !== 0) throw new ConnectionError(PROTOCOL_ERROR, 'SETTINGS on a stream');
     if (flags & FLAG_ACK) {
       if (payload.length !== 0) throw new ConnectionError(FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
       return;
@@ -614,13 +610,13 @@ export class H2ServerConnection {
           break;
         }
         case SETTINGS_MAX_FRAME_SIZE:
-          if (value < H2_MAX_FRAME_SIZE || value > LARGEST_FRAME_SIZE) {
-            throw new ConnectionError(H2_PROTOCOL_ERROR, `max frame size ${value}`);
+          if (value < MAX_FRAME_SIZE || value > LARGEST_FRAME_SIZE) {
+            throw new ConnectionError(PROTOCOL_ERROR, `max frame size ${value}`);
           }
           this.peerMaxFrameSize = value;
           break;
         case SETTINGS_ENABLE_PUSH:
-          if (value > 1) throw new ConnectionError(H2_PROTOCOL_ERROR, `enable push ${value}`);
+          if (value > 1) throw new ConnectionError(PROTOCOL_ERROR, `enable push ${value}`);
           break;
         default:
           // SETTINGS_HEADER_TABLE_SIZE needs nothing: this side's header blocks never use the
@@ -633,7 +629,7 @@ export class H2ServerConnection {
   }
 
   private onPing(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId !== 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'PING on a stream');
+    if (streamId !== 0) throw new ConnectionError(PROTOCOL_ERROR, 'PING on a stream');
     if (payload.length !== 8) throw new ConnectionError(FRAME_SIZE_ERROR, 'PING size');
     if (flags & FLAG_ACK) {
       if (this.keepalivePayload !== undefined && payload.equals(this.keepalivePayload)) {
@@ -650,7 +646,7 @@ export class H2ServerConnection {
     if (payload.length !== 4) throw new ConnectionError(FRAME_SIZE_ERROR, 'WINDOW_UPDATE size');
     const increment = payload.readUInt32BE(0) & 0x7fffffff;
     if (streamId === 0) {
-      if (increment === 0) throw new ConnectionError(H2_PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
+      if (increment === 0) throw new ConnectionError(PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
       this.sendWindow += increment;
       if (this.sendWindow > MAX_WINDOW)
         throw new ConnectionError(FLOW_CONTROL_ERROR, 'connection window too large');
@@ -661,7 +657,7 @@ export class H2ServerConnection {
     const stream = this.streams.get(streamId);
     if (stream === undefined) return;
     if (increment === 0) {
-      stream.reset(H2_PROTOCOL_ERROR);
+      stream.reset(PROTOCOL_ERROR);
       return;
     }
     stream.sendWindow += increment;
@@ -685,7 +681,7 @@ export class H2ServerConnection {
         this.blocked.add(stream);
         return;
       }
-      this.queueData(stream.id, n === head.length ? head : head.subarray(0, n), 0);
+      this.queueData(stream.id, n === head.length ? head : head.subarray(0, n));
       stream.sendWindow -= n;
       this.sendWindow -= n;
       stream.queuedBytes -= n;
@@ -788,13 +784,13 @@ export class H2ServerConnection {
     }
   }
 
-  private queueData(streamId: number, data: Buffer, flags: number): void {
+  private queueData(streamId: number, data: Buffer): void {
     if (data.length <= 1024) {
-      this.queue(frame(TYPE_DATA, flags, streamId, data));
+      this.queue(frame(TYPE_DATA, 0, streamId, data));
       return;
     }
     const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    writeFrameHeader(head, 0, data.length, TYPE_DATA, flags, streamId);
+    writeFrameHeader(head, 0, data.length, TYPE_DATA, 0, streamId);
     this.queue(head);
     this.queue(data);
   }
@@ -837,6 +833,7 @@ export class H2ServerConnection {
 
   private onTransportDrain(): void {
     this.unreadControlFrames = 0;
+    if (this.draining.size === 0) return;
     for (const s of [...this.draining]) if (s.notifyDrain()) this.draining.delete(s);
   }
 
@@ -844,7 +841,7 @@ export class H2ServerConnection {
 
   private scheduleKeepalive(): void {
     const timeMs = this.options.keepaliveTimeMs ?? 0;
-    if (!(timeMs > 0 && timeMs < 2 ** 31 - 1) || this.closed) return;
+    if (!(timeMs > 0 && timeMs < KEEPALIVE_NEVER_MS) || this.closed) return;
     this.keepaliveTimer = setTimeout(() => {
       const payload = Buffer.allocUnsafe(8);
       payload.writeDoubleBE(Date.now());
@@ -857,7 +854,7 @@ export class H2ServerConnection {
   }
 
   private goAway(code: number, debug: string): void {
-    if (this.goneAway && code === H2_NO_ERROR) return;
+    if (this.goneAway && code === NO_ERROR) return;
     this.goneAway = true;
     const debugBytes = Buffer.from(debug, 'utf8');
     const payload = Buffer.allocUnsafe(8 + debugBytes.length);
@@ -870,7 +867,7 @@ export class H2ServerConnection {
 
   private fail(e: unknown): void {
     const error = e instanceof Error ? e : new Error(String(e));
-    this.goAway(e instanceof ConnectionError ? e.code : H2_PROTOCOL_ERROR, error.message);
+    this.goAway(e instanceof ConnectionError ? e.code : PROTOCOL_ERROR, error.message);
     this.destroy();
     this.options.onProtocolError(error);
   }
